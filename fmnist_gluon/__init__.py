@@ -1,0 +1,17 @@
+"""fmnist_gluon: build, train and compare convolutional networks with MXNet Gluon.
+
+Data flows one way: spec -> network -> data -> training -> report, one module each:
+``spec`` (layer specs), ``model`` (build_cnn, summary), ``data`` (Fashion-MNIST/MNIST,
+batches, augmentation), ``train`` (fit, evaluate, History), ``plot`` and ``ladder``.
+"""
+import sys
+
+if sys.version_info >= (3, 12):  # fail before MXNet does, with a message that says why
+    raise ImportError(
+        "fmnist_gluon needs Python 3.8-3.11: mxnet 1.9.1, the last MXNet release, does not "
+        "run on Python %d.%d. Use a Python 3.11 virtual environment." % sys.version_info[:2]
+    )
+
+__version__ = "0.1.0"
+
+# Public API (each module adds its names here).

@@ -1,0 +1,43 @@
+# Sourced by scripts/test.sh and scripts/ablation.sh: makes a fresh Debian machine ready.
+#   1. the Debian package dataset-fashion-mnist (the real data, under /usr/share/datasets),
+#   2. a virtual environment .venv made with Python 3.11 (MXNet 1.9.1 does not run on 3.12+),
+#   3. this package and its pinned dependencies installed into it.
+# Set FMNIST_SKIP_APT=1 to skip step 1 (for machines without root where the data is elsewhere).
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+if [ "${FMNIST_SKIP_APT:-0}" != "1" ] && [ ! -f /usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz ]; then
+  SUDO=""
+  if [ "$(id -u)" != "0" ]; then SUDO="sudo"; fi
+  echo "== installing the Debian package dataset-fashion-mnist"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq dataset-fashion-mnist >/dev/null
+fi
+
+PY="${PYTHON:-}"
+if [ -z "$PY" ]; then
+  for cand in python3.11 python3; do
+    if command -v "$cand" >/dev/null 2>&1 && "$cand" -c 'import sys; sys.exit(not ((3, 8) <= sys.version_info[:2] < (3, 12)))'; then
+      PY="$cand"; break
+    fi
+  done
+fi
+if [ -z "$PY" ]; then
+  echo "error: fmnist_gluon needs Python 3.8-3.11 (MXNet 1.9.1 does not run on 3.12+)." >&2
+  echo "       Install python3.11 or set PYTHON=/path/to/python3.11 and run again." >&2
+  exit 1
+fi
+
+if [ ! -x .venv/bin/python ]; then
+  echo "== creating .venv with $PY"
+  "$PY" -m venv .venv
+fi
+STAMP=.venv/.fmnist-installed
+if [ ! -f "$STAMP" ] || [ setup.py -nt "$STAMP" ]; then
+  echo "== installing fmnist_gluon and its pinned dependencies into .venv"
+  .venv/bin/python -m pip install -q --upgrade pip
+  .venv/bin/python -m pip install -q -e ".[test]"
+  touch "$STAMP"
+fi
+export PATH="$ROOT/.venv/bin:$PATH"

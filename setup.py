@@ -1,0 +1,45 @@
+"""Packaging for fmnist_gluon.
+
+The pins are the combination measured to work together: MXNet 1.9.1 is the last
+release and imports only with numpy < 1.24; gluoncv 0.10.5.post0 works beside it.
+MXNet 1.9.1 has no wheels that work on Python 3.12+, hence ``python_requires``.
+"""
+import os
+import sys
+
+from setuptools import find_packages, setup
+
+if sys.version_info >= (3, 12):
+    sys.exit(
+        "fmnist_gluon needs Python 3.8-3.11: mxnet 1.9.1 (the last MXNet release) does not "
+        "run on Python %d.%d. Create the environment with python3.11 -m venv .venv."
+        % sys.version_info[:2]
+    )
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+with open(os.path.join(HERE, "README.md"), encoding="utf-8") as f:
+    LONG_DESCRIPTION = f.read()
+
+setup(
+    name="fmnist_gluon",
+    version="0.1.0",
+    description="Build, train and compare convolutional networks on Fashion-MNIST with MXNet Gluon",
+    long_description=LONG_DESCRIPTION,
+    long_description_content_type="text/markdown",
+    packages=find_packages(include=["fmnist_gluon", "fmnist_gluon.*"]),
+    python_requires=">=3.8,<3.12",
+    install_requires=[
+        "mxnet==1.9.1",
+        "numpy>=1.17,<1.24",
+        "gluoncv==0.10.5.post0",
+        "matplotlib>=3.3",
+        "tqdm>=4.40",
+        "PyYAML>=5.1",
+    ],
+    extras_require={"test": ["pytest>=7"]},
+    entry_points={"console_scripts": ["fmnist-gluon=fmnist_gluon.cli:main"]},
+    classifiers=[
+        "Programming Language :: Python :: 3.11",
+        "Topic :: Scientific/Engineering :: Artificial Intelligence",
+    ],
+)

@@ -1,0 +1,44 @@
+"""Shared fixtures: tiny synthetic IDX files so tests need no real data."""
+import gzip
+import os
+import struct
+
+import numpy as np
+import pytest
+
+REAL_DIR = "/usr/share/datasets/fashion-mnist"
+
+
+def write_idx(path, array, compress=None):
+    """Write ``array`` (uint8) as an IDX file; gzip it when ``compress`` or the name ends in .gz."""
+    array = np.ascontiguousarray(array, dtype=np.uint8)
+    header = struct.pack(">HBB", 0, 0x08, array.ndim) + struct.pack(">" + "I" * array.ndim, *array.shape)
+    payload = header + array.tobytes()
+    if compress is None:
+        compress = str(path).endswith(".gz")
+    opener = gzip.open if compress else open
+    with opener(path, "wb") as f:
+        f.write(payload)
+    return path
+
+
+@pytest.fixture
+def idx_dir(tmp_path):
+    """A folder laid out like Fashion-MNIST's, with 60 train and 20 test images (6/2 per class)."""
+    rng = np.random.default_rng(0)
+    for prefix, n in (("train", 60), ("t10k", 20)):
+        labels = np.arange(n, dtype=np.uint8) % 10
+        images = rng.integers(0, 256, size=(n, 28, 28), dtype=np.uint8)
+        write_idx(tmp_path / ("%s-images-idx3-ubyte.gz" % prefix), images)
+        write_idx(tmp_path / ("%s-labels-idx1-ubyte.gz" % prefix), labels)
+    return tmp_path
+
+
+@pytest.fixture
+def real_data_dir():
+    """The Debian Fashion-MNIST folder; CI (CI=true) must have it, elsewhere the test is skipped."""
+    if not os.path.exists(os.path.join(REAL_DIR, "t10k-labels-idx1-ubyte.gz")):
+        if os.environ.get("CI"):
+            pytest.fail("CI must install dataset-fashion-mnist (scripts/setup-env.sh does)")
+        pytest.skip("real Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)")
+    return REAL_DIR
