@@ -15,3 +15,5 @@ if sys.version_info >= (3, 12):  # fail before MXNet does, with a message that s
 __version__ = "0.1.0"
 
 # Public API (each module adds its names here).
+from .spec import SpecError, parse_spec, PRESETS, from_seed_tuples, spec_to_json, trace_shapes, seed_spec
+from .model import build_cnn, summary

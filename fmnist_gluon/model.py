@@ -1,0 +1,160 @@
+"""Networks from specs: ``build_cnn`` turns a layer spec into a Gluon HybridSequential, and
+``summary`` prints each layer's output shape, parameters and multiply-accumulates.
+
+Every layer type of ``spec.LAYER_KINDS`` has one constructor in ``BLOCKS`` below; adding a layer
+kind means one entry there and one here.
+"""
+import math
+from collections import namedtuple
+
+import mxnet as mx
+from mxnet.gluon import nn
+
+from .spec import DEFAULT_INPUT_SHAPE, _check_input_shape, _to_token, layer_cost, plan
+
+__all__ = ["build_cnn", "summary", "Summary", "BLOCKS"]
+
+# type -> constructor(entry, in_shape). in_shape (per image) lets every block know its input size,
+# so parameters have shapes as soon as the network is initialized (no deferred initialization).
+BLOCKS = {
+    "conv": lambda e, s: nn.Conv2D(e["channels"], e["kernel"], strides=e["stride"],
+                                   padding=e["padding"], in_channels=s[0]),
+    "pool": lambda e, s: (nn.MaxPool2D if e["kind"] == "max" else nn.AvgPool2D)(e["size"], e["stride"]),
+    "globalpool": lambda e, s: nn.GlobalMaxPool2D() if e["kind"] == "max" else nn.GlobalAvgPool2D(),
+    "bn": lambda e, s: nn.BatchNorm(in_channels=s[0]),
+    "dropout": lambda e, s: nn.Dropout(e["rate"]),
+    "flatten": lambda e, s: nn.Flatten(),
+    "dense": lambda e, s: nn.Dense(e["units"], in_units=s[0]),
+    "relu": lambda e, s: nn.Activation("relu"),
+    "leakyrelu": lambda e, s: nn.LeakyReLU(e["alpha"]),
+    "prelu": lambda e, s: nn.PReLU(),
+    "elu": lambda e, s: nn.ELU(e["alpha"]),
+    "selu": lambda e, s: nn.SELU(),
+    "gelu": lambda e, s: nn.GELU(),
+    "swish": lambda e, s: nn.Swish(e["beta"]),
+    "sigmoid": lambda e, s: nn.Activation("sigmoid"),
+    "tanh": lambda e, s: nn.Activation("tanh"),
+    "softrelu": lambda e, s: nn.Activation("softrelu"),
+    "softsign": lambda e, s: nn.Activation("softsign"),
+}
+
+
+def build_cnn(spec, classes=10, input_shape=DEFAULT_INPUT_SHAPE):
+    """Build an uninitialized ``nn.HybridSequential`` from ``spec`` (any form ``parse_spec``
+    accepts: layer list, JSON/YAML path, shorthand, preset name, seed tuples).
+
+    When the spec does not end in a dense layer, ``dense(classes)`` is appended as the classifier
+    (``classes=None``: nothing is appended). The spec is validated for ``input_shape`` (channels,
+    height, width) and every block is told its input size. Initialize before use, e.g.
+    ``net.initialize(mx.init.Xavier())``.
+    """
+    layers, inputs, _ = plan(spec, input_shape, classes)
+    net = nn.HybridSequential()
+    with net.name_scope():
+        for entry, in_shape in zip(layers, inputs):
+            net.add(BLOCKS[entry["type"]](entry, in_shape))
+    return net
+
+
+Row = namedtuple("Row", "index layer output_shape params macs")
+
+
+class Summary:
+    """A per-layer table: ``rows`` (index, layer, output_shape, params, macs), ``total_params``,
+    ``total_macs`` and ``input_shape``; ``str(summary)`` is the printed table."""
+
+    def __init__(self, rows, input_shape):
+        self.rows = list(rows)
+        self.input_shape = tuple(input_shape)
+        self.total_params = sum(r.params for r in self.rows)
+        self.total_macs = sum(r.macs for r in self.rows)
+
+    @property
+    def output_shapes(self):
+        return [r.output_shape for r in self.rows]
+
+    def __str__(self):
+        shape = lambda s: "x".join(map(str, s))
+        table = [("#", "layer", "output", "params", "MACs")]
+        table += [(str(r.index), r.layer, shape(r.output_shape), "{:,}".format(r.params),
+                   "{:,}".format(r.macs)) for r in self.rows]
+        table.append(("", "total (input %s)" % shape(self.input_shape), "",
+                      "{:,}".format(self.total_params), "{:,}".format(self.total_macs)))
+        widths = [max(len(row[i]) for row in table) for i in range(5)]
+        lines = ["  ".join(cell.rjust(w) if i in (0, 3, 4) else cell.ljust(w)
+                           for i, (cell, w) in enumerate(zip(row, widths))).rstrip()
+                 for row in table]
+        rule = "-" * len(max(lines, key=len))
+        return "\n".join([lines[0], rule] + lines[1:-1] + [rule, lines[-1]])
+
+    def __repr__(self):
+        return "<Summary: %d layers, %s params, %s MACs per image>" % (
+            len(self.rows), "{:,}".format(self.total_params), "{:,}".format(self.total_macs))
+
+
+def _spec_rows(spec, classes, input_shape):
+    layers, inputs, outputs = plan(spec, input_shape, classes)
+    for i, (entry, in_shape, out_shape) in enumerate(zip(layers, inputs, outputs)):
+        yield Row(i, _to_token(entry), out_shape, *layer_cost(entry, in_shape, out_shape))
+
+
+def _block_name(block):
+    name = type(block).__name__
+    act = getattr(block, "_act_type", None)
+    return "%s(%s)" % (name, act) if isinstance(act, str) else name
+
+
+def _leaves(block):
+    """The blocks of a HybridSequential, nested ones expanded; any other block is one leaf."""
+    if isinstance(block, nn.HybridSequential):
+        for child in block:
+            yield from _leaves(child)
+    else:
+        yield block
+
+
+def _net_rows(net, input_shape):
+    """Shapes by symbolic inference (no initialization or forward pass needed), parameter
+    counts from each block's parameters, MACs for Conv2D/Dense from weight size x positions."""
+    children = list(_leaves(net))
+    x = mx.sym.var("data")
+    outputs = []
+    for block in children:
+        if not isinstance(block, nn.HybridBlock):
+            raise TypeError("summary needs hybrid blocks; %s is a %s" % (_block_name(block), type(block)))
+        x = block(x)
+        outputs.append(x)
+    grouped = mx.sym.Group(outputs)
+    arg_shapes, out_shapes, aux_shapes = grouped.infer_shape(data=(1,) + tuple(input_shape))
+    sizes = dict(zip(grouped.list_arguments() + grouped.list_auxiliary_states(), arg_shapes + aux_shapes))
+    for i, (block, out) in enumerate(zip(children, out_shapes)):
+        params = sum(math.prod(sizes.get(p.name, p.shape)) for p in block.collect_params().values())
+        macs = 0
+        if isinstance(block, (nn.Conv2D, nn.Dense)):
+            weight = math.prod(sizes[block.weight.name])
+            macs = weight * math.prod(out[1:]) // out[1]  # weight size x output positions
+        yield Row(i, _block_name(block), tuple(out[1:]), params, macs)
+
+
+def summary(spec_or_net, input_shape=DEFAULT_INPUT_SHAPE, print_fn=print, classes=10):
+    """Print and return a ``Summary``: each layer, its output shape, parameters and
+    multiply-accumulates (MACs) per image, with totals.
+
+    ``spec_or_net``: a spec in any ``parse_spec`` form (computed from the shape trace, without
+    MXNet; ``classes`` appends the classifier as ``build_cnn`` does) or a Gluon network (an
+    ``nn.HybridSequential`` gives one row per child, nested ones expanded; shapes come from MXNet's
+    shape inference, so it need not be initialized).
+    Parameters are everything ``collect_params()`` holds, BatchNorm's running mean and variance
+    included. MACs: conv = out_h*out_w*out_channels*kernel*kernel*in_channels, dense =
+    in_features*units; every other layer counts 0 (bias additions, pooling, normalization and
+    activations are not multiply-accumulates). ``print_fn=None`` prints nothing.
+    """
+    input_shape = _check_input_shape(input_shape)
+    if isinstance(spec_or_net, mx.gluon.Block):
+        rows = list(_net_rows(spec_or_net, input_shape))
+    else:
+        rows = list(_spec_rows(spec_or_net, classes, input_shape))
+    result = Summary(rows, input_shape)
+    if print_fn is not None:
+        print_fn(str(result))
+    return result

@@ -1,0 +1,704 @@
+"""Layer specs: what a network is, before any MXNet object exists.
+
+A spec is a list of layers. Its *canonical form* is a list of dicts, each with a ``"type"``
+and every field of that type filled in (defaults included), e.g. the seed's baseline::
+
+    [{"type": "conv", "channels": 64, "kernel": 3, "stride": 1, "padding": 1},
+     {"type": "relu"},
+     {"type": "pool", "size": 2, "stride": 2, "kind": "max"},
+     ...,
+     {"type": "flatten"},
+     {"type": "dense", "units": 256},
+     ...]
+
+Activations are layers of their own, so BatchNorm can sit between a layer and its activation.
+``parse_spec`` turns every accepted form into that canonical list and validates it:
+
+- a list of dicts (fields may be omitted when they have a default; ``"activation"`` on conv, dense
+  and bn is a convenience that becomes a separate activation layer; a list item may also be one
+  shorthand token such as ``"conv64k3p1"``);
+- a path to a ``.json``, ``.yaml`` or ``.yml`` file holding any of these forms (YAML is read with
+  ``yaml.safe_load``); a file may also hold ``{"layers": [...]}``;
+- a shorthand string (below);
+- a preset name (``PRESETS``: the seed's ladder networks and its "next steps");
+- the seed notebook's tuple form ``(cnnlayers, fclayers[, activation])`` or a dict with those keys
+  (see ``from_seed_tuples``).
+
+Shorthand grammar (case-insensitive, blanks around ``-`` ignored)::
+
+    spec   := token ("-" token)*
+    token  := name [number (letter number)*]
+    number := digits ["." digits] | "." digits
+
+``name`` is a layer type (``conv pool globalpool bn dropout flatten dense relu leakyrelu prelu
+elu selu gelu swish sigmoid tanh softrelu softsign``) or a short name (``drop`` = dropout,
+``lrelu`` = leakyrelu, ``fc`` = dense, ``maxpool``/``avgpool`` = pool of that kind, ``gap``/``gmp``
+= global average/max pool). The first number is the type's main field (conv: channels, pool: size,
+dropout: rate, dense: units, leakyrelu/elu: alpha, swish: beta); letter-number pairs set the
+others (conv: ``k`` kernel, ``s`` stride, ``p`` padding; pool: ``s`` stride). The seed baseline::
+
+    conv64k3p1-relu-pool2-conv64k3-relu-pool2-dense256-relu-dense64-relu-dense10
+
+Structure rules applied by ``parse_spec``: a ``flatten`` is inserted before the first dense layer
+when none precedes it; with ``classes`` given and a last layer that is not dense, a
+``dense(classes)`` classifier is appended (a last dense layer with other units is an error).
+Validation happens here, once, before MXNet is touched: every problem raises ``SpecError``
+naming the layer, its type and field, what was expected and what was given. A shape trace over
+``input_shape`` (channels, height, width) rejects kernels or pools larger than their input.
+
+Adding a layer kind = one entry in ``LAYER_KINDS`` here and one in ``model.BLOCKS``.
+"""
+import copy
+import difflib
+import json
+import math
+import numbers
+import os
+import re
+from collections import namedtuple
+from collections.abc import Mapping
+from decimal import Decimal
+
+import yaml
+
+__all__ = ["SpecError", "parse_spec", "trace_shapes", "from_seed_tuples", "seed_spec",
+           "spec_to_json", "spec_to_shorthand", "LAYER_KINDS", "PRESETS"]
+
+DEFAULT_INPUT_SHAPE = (1, 28, 28)
+
+
+class SpecError(ValueError):
+    """A layer spec that cannot be built. ``index``/``layer_type``/``field`` locate the problem."""
+
+    def __init__(self, message, index=None, layer_type=None, field=None):
+        super().__init__(message)
+        self.index, self.layer_type, self.field = index, layer_type, field
+
+
+# --- value kinds: how a field is typed and checked ---------------------------------------------
+
+Value = namedtuple("Value", "cast check expected")  # cast in (int, float, str)
+
+POSITIVE_INT = Value(int, lambda v: v >= 1, "a positive int")
+NONNEGATIVE_INT = Value(int, lambda v: v >= 0, "an int >= 0")
+RATE = Value(float, lambda v: 0.0 <= v < 1.0, "a float in [0, 1)")
+NONNEGATIVE_FLOAT = Value(float, lambda v: v >= 0.0, "a float >= 0")
+POSITIVE_FLOAT = Value(float, lambda v: v > 0.0, "a float > 0")
+POOL_KIND = Value(str, lambda v: v in ("max", "avg"), "'max' or 'avg'")
+
+REQUIRED = "required"
+
+
+class SameAs(namedtuple("SameAs", "field")):
+    """A default copied from another field of the same layer (pool stride = pool size)."""
+
+
+Field = namedtuple("Field", "value default")
+
+
+class Kind(namedtuple("Kind", "fields role shape params macs main letters takes_activation")):
+    """One layer type: its fields (in canonical order), what input it needs (``role``), how it maps
+    an input shape to an output shape, its parameter and multiply-accumulate counts, and its
+    shorthand (``main`` = field of the leading number, ``letters`` = letter -> field)."""
+
+
+# Roles: what a layer needs as input.
+MAP = "map"                # a C x H x W feature map (conv, pool)
+FLAT = "flat"              # a flat vector; a flatten is inserted before it when needed (dense)
+ANY = "any"                # any shape, unchanged or flattened (bn, dropout, flatten)
+ACTIVATION = "activation"  # any shape, unchanged; usable as an "activation" field value
+
+
+class _Problem(Exception):
+    """Raised by shape rules; turned into a SpecError carrying the layer's location."""
+
+    def __init__(self, field, message):
+        super().__init__(message)
+        self.field = field
+
+
+def _prod(shape):
+    return math.prod(shape)
+
+
+def _fmt_shape(shape):
+    return "x".join(str(d) for d in shape)
+
+
+def _window(hw, window, stride, padding, field):
+    padded = tuple(d + 2 * padding for d in hw)
+    out = tuple((d - window) // stride + 1 for d in padded)
+    if min(out) < 1:
+        where = "padded input" if padding else "input"
+        raise _Problem(field, "%s %d is larger than its %s %s, so the output would collapse to %s "
+                              "(expected %s <= %d, got %d); use a smaller %s, more padding, or "
+                              "fewer pooling layers before it"
+                       % (field, window, where, _fmt_shape(padded), _fmt_shape(out), field,
+                          min(padded), window, field))
+    return out
+
+
+def _conv_shape(e, s):
+    return (e["channels"],) + _window(s[1:], e["kernel"], e["stride"], e["padding"], "kernel")
+
+
+def _pool_shape(e, s):
+    return (s[0],) + _window(s[1:], e["size"], e["stride"], 0, "size")
+
+
+def _same_shape(e, s):
+    return s
+
+
+def _none(e, i, o):
+    return 0
+
+
+def _activation(main=None, **fields):
+    return Kind({name: Field(value, default) for name, (value, default) in fields.items()},
+                ACTIVATION, _same_shape, _none, _none, main, {}, False)
+
+
+# --- the table of layer kinds --------------------------------------------------------------------
+# shape(entry, in_shape) -> out_shape; params/macs(entry, in_shape, out_shape) -> int (per image).
+LAYER_KINDS = {
+    "conv": Kind(
+        {"channels": Field(POSITIVE_INT, REQUIRED), "kernel": Field(POSITIVE_INT, REQUIRED),
+         "stride": Field(POSITIVE_INT, 1), "padding": Field(NONNEGATIVE_INT, 0)},
+        MAP, _conv_shape,
+        lambda e, i, o: e["channels"] * (i[0] * e["kernel"] ** 2 + 1),
+        lambda e, i, o: _prod(o) * i[0] * e["kernel"] ** 2,
+        "channels", {"k": "kernel", "s": "stride", "p": "padding"}, True),
+    "pool": Kind(
+        {"size": Field(POSITIVE_INT, REQUIRED), "stride": Field(POSITIVE_INT, SameAs("size")),
+         "kind": Field(POOL_KIND, "max")},
+        MAP, _pool_shape, _none, _none, "size", {"s": "stride"}, False),
+    "globalpool": Kind(
+        {"kind": Field(POOL_KIND, "avg")},
+        MAP, lambda e, s: (s[0], 1, 1), _none, _none, None, {}, False),
+    "bn": Kind({}, ANY, _same_shape, lambda e, i, o: 4 * i[0], _none, None, {}, True),
+    "dropout": Kind({"rate": Field(RATE, REQUIRED)}, ANY, _same_shape, _none, _none, "rate", {}, False),
+    "flatten": Kind({}, ANY, lambda e, s: (_prod(s),), _none, _none, None, {}, False),
+    "dense": Kind(
+        {"units": Field(POSITIVE_INT, REQUIRED)},
+        FLAT, lambda e, s: (e["units"],),
+        lambda e, i, o: e["units"] * (i[0] + 1), lambda e, i, o: e["units"] * i[0],
+        "units", {}, True),
+    "relu": _activation(),
+    "leakyrelu": _activation("alpha", alpha=(NONNEGATIVE_FLOAT, 0.01)),
+    "prelu": _activation()._replace(params=lambda e, i, o: 1),  # one learned slope, shared
+    "elu": _activation("alpha", alpha=(NONNEGATIVE_FLOAT, 1.0)),
+    "selu": _activation(),
+    "gelu": _activation(),
+    "swish": _activation("beta", beta=(POSITIVE_FLOAT, 1.0)),
+    "sigmoid": _activation(),
+    "tanh": _activation(),
+    "softrelu": _activation(),
+    "softsign": _activation(),
+}
+
+# Shorthand names beyond the type names: name -> (type, fields it fixes).
+SHORT_NAMES = {
+    "drop": ("dropout", {}),
+    "lrelu": ("leakyrelu", {}),
+    "fc": ("dense", {}),
+    "maxpool": ("pool", {"kind": "max"}),
+    "avgpool": ("pool", {"kind": "avg"}),
+    "gap": ("globalpool", {"kind": "avg"}),
+    "gmp": ("globalpool", {"kind": "max"}),
+}
+
+# Names people reach for, used only to suggest the right one (one obvious way to write a spec).
+ALIASES = {"conv2d": "conv", "convolution": "conv", "batchnorm": "bn", "batch_norm": "bn",
+           "linear": "dense", "fc": "dense", "fullyconnected": "dense", "maxpool": "pool",
+           "avgpool": "pool", "maxpool2d": "pool", "avgpool2d": "pool", "gap": "globalpool",
+           "globalavgpool": "globalpool", "globalmaxpool": "globalpool", "leaky_relu": "leakyrelu",
+           "leaky": "leakyrelu", "lrelu": "leakyrelu", "drop": "dropout", "silu": "swish",
+           "softplus": "softrelu"}
+
+ACTIVATIONS = tuple(t for t, k in LAYER_KINDS.items() if k.role == ACTIVATION)
+
+
+# --- messages -------------------------------------------------------------------------------------
+
+def _show(value):
+    text = repr(value)
+    if len(text) > 60:
+        text = text[:57] + "..."
+    return "%s (%s)" % (text, type(value).__name__)
+
+
+def _closest(word, choices, aliases=None):
+    """The choice ``word`` most likely meant (an alias, a case slip or a typo), or None."""
+    if not isinstance(word, str):
+        return None
+    key = word.lower()
+    if aliases and key in aliases:
+        return aliases[key]
+    if key in choices:
+        return key
+    close = difflib.get_close_matches(key, list(choices), n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
+def _did_you_mean(word, choices, aliases=None):
+    guess = _closest(word, choices, aliases)
+    return "; did you mean %r?" % guess if guess else ""
+
+
+def _fail(where, layer_type, field, message, index=None):
+    head = where + (" (%s)" % layer_type if layer_type else "")
+    if field:
+        head += ", field %r" % field
+    return SpecError("%s: %s" % (head, message), index=index, layer_type=layer_type, field=field)
+
+
+# --- one layer: fields, types, defaults -----------------------------------------------------------
+
+def _coerce(value, spec_value):
+    """Return ``value`` cast to the field's type, or raise ValueError with the expectation."""
+    cast, check, expected = spec_value
+    if isinstance(value, bool) and cast is not str:
+        raise ValueError("expected %s, got %s; booleans are not numbers here" % (expected, _show(value)))
+    ok_type = {int: numbers.Integral, float: numbers.Real, str: str}[cast]
+    if not isinstance(value, ok_type):
+        raise ValueError("expected %s, got %s" % (expected, _show(value)))
+    value = cast(value)
+    if (cast is float and not math.isfinite(value)) or not check(value):
+        raise ValueError("expected %s, got %s" % (expected, _show(value)))
+    return value
+
+
+def _normalize(raw, where, index=None):
+    """Check one layer given as a dict (or a shorthand token); return its canonical dict(s)."""
+    if isinstance(raw, str):
+        raw = _parse_token(raw, where, index)
+        where = "%s (%r)" % (where, raw.pop("_token"))
+    if not isinstance(raw, Mapping):
+        raise _fail(where, None, None, "expected a dict like {'type': 'conv', 'channels': 64, "
+                    "'kernel': 3} or a shorthand token like 'conv64k3', got %s" % _show(raw), index)
+    if "type" not in raw:
+        raise _fail(where, None, None, "missing 'type'; expected one of %s, got a dict with keys %s"
+                    % (", ".join(LAYER_KINDS), sorted(map(str, raw))), index)
+    layer_type = raw["type"]
+    if layer_type not in LAYER_KINDS:
+        raise _fail(where, None, "type", "unknown layer type %s%s (known types: %s)"
+                    % (_show(layer_type), _did_you_mean(layer_type, LAYER_KINDS, ALIASES),
+                       ", ".join(LAYER_KINDS)), index)
+    kind = LAYER_KINDS[layer_type]
+    known = list(kind.fields) + (["activation"] if kind.takes_activation else [])
+    for name in raw:
+        if name != "type" and name not in known:
+            raise _fail(where, layer_type, name, "unknown field%s (fields of %s: %s)"
+                        % (_did_you_mean(name, known), layer_type, ", ".join(known) or "none"), index)
+    entry = {"type": layer_type}
+    for name, field in kind.fields.items():
+        if name in raw:
+            try:
+                entry[name] = _coerce(raw[name], field.value)
+            except ValueError as exc:
+                raise _fail(where, layer_type, name, str(exc), index) from None
+        elif field.default == REQUIRED:
+            raise _fail(where, layer_type, name, "missing; expected %s" % field.value.expected, index)
+        elif isinstance(field.default, SameAs):
+            entry[name] = entry[field.default.field]
+        else:
+            entry[name] = field.default
+    entries = [entry]
+    if raw.get("activation") is not None:
+        try:
+            where_act = "%s (%s) activation" % (where, layer_type)
+            entries.append(_activation_entry(raw["activation"], where_act, index))
+        except _NotActivation as exc:
+            raise _fail(where, layer_type, "activation", str(exc), index) from None
+    return entries
+
+
+class _NotActivation(Exception):
+    pass
+
+
+def _activation_entry(raw, where, index=None):
+    """One canonical activation layer from a name ('relu', 'lrelu0.1') or dict."""
+    entries = _normalize(raw, where, index)
+    if len(entries) != 1 or LAYER_KINDS[entries[0]["type"]].role != ACTIVATION:
+        raise _NotActivation("expected an activation (%s), got %s"
+                             % (", ".join(ACTIVATIONS), _show(raw)))
+    return entries[0]
+
+
+# --- shorthand ------------------------------------------------------------------------------------
+
+_NUMBER = r"(?:\d+(?:\.\d+)?|\.\d+)"
+_TOKEN = re.compile(r"([a-z_]+)(?:(%s)((?:[a-z]%s)*))?$" % (_NUMBER, _NUMBER))
+_PAIR = re.compile(r"([a-z])(%s)" % _NUMBER)
+
+
+def _number(text):
+    return float(text) if "." in text else int(text)
+
+
+def _parse_token(token, where, index):
+    """'conv64k3p1' -> {'type': 'conv', 'channels': 64, 'kernel': 3, 'padding': 1}."""
+    text = token.strip().lower()
+    match = _TOKEN.match(text)
+    name = match.group(1) if match else re.match(r"[a-z_]*", text).group(0)
+    if not name:
+        raise _fail(where, None, "type", "token %r must start with a layer name such as conv, "
+                    "pool, dense or relu" % token, index)
+    if name in LAYER_KINDS:
+        layer_type, fixed = name, {}
+    elif name in SHORT_NAMES:
+        layer_type, fixed = SHORT_NAMES[name]
+    else:
+        names = list(LAYER_KINDS) + list(SHORT_NAMES)
+        guess = _closest(name, names + list(PRESETS), ALIASES)
+        hint = "; did you mean %r%s?" % (guess, " (a preset)" if guess in PRESETS else "") if guess else ""
+        raise _fail(where, None, "type", "unknown shorthand name %r in token %r%s (known names: %s)"
+                    % (name, token, hint, ", ".join(names)), index)
+    kind = LAYER_KINDS[layer_type]
+    usage = _token_usage(layer_type)
+    if not match:
+        raise _fail(where, layer_type, None, "could not read token %r; expected %s"
+                    % (token, usage), index)
+    entry = dict(fixed, type=layer_type, _token=token.strip())
+    if match.group(2):
+        if kind.main is None:
+            raise _fail(where, layer_type, None, "token %r: %s takes no number; expected %s"
+                        % (token, name, usage), index)
+        entry[kind.main] = _number(match.group(2))
+    for letter, value in _PAIR.findall(match.group(3) or ""):
+        if letter not in kind.letters:
+            raise _fail(where, layer_type, None, "token %r: unknown letter %r; expected %s"
+                        % (token, letter, usage), index)
+        entry[kind.letters[letter]] = _number(value)
+    return entry
+
+
+def _token_usage(layer_type):
+    kind = LAYER_KINDS[layer_type]
+    if kind.main is None:
+        return "%r alone" % layer_type
+    pairs = ", ".join("%s=%s" % (k, f) for k, f in kind.letters.items())
+    return "%s<%s>%s" % (layer_type, kind.main, " then letter-number pairs (%s)" % pairs if pairs else "")
+
+
+def _parse_shorthand(text):
+    tokens = [t.strip() for t in text.split("-")]
+    if not text.strip():
+        raise SpecError("the spec is empty; expected at least one layer, e.g. %r" % SEED_SHORTHAND)
+    for i, token in enumerate(tokens):
+        if not token:
+            raise SpecError("shorthand %r: empty token at position %d (two '-' in a row?)" % (text, i),
+                            index=i)
+    return tokens
+
+
+def _format_number(value):
+    return format(Decimal(repr(value)), "f") if isinstance(value, float) else str(value)
+
+
+def _to_token(entry):
+    """The shorthand token of a canonical entry (defaults left out)."""
+    layer_type = entry["type"]
+    kind = LAYER_KINDS[layer_type]
+    names = [(layer_type, {})] + [(n, f) for n, (t, f) in SHORT_NAMES.items() if t == layer_type]
+    candidates = []
+    for name, fixed in names:
+        if any(entry[f] != v for f, v in fixed.items()):
+            continue
+        letters = ""
+        for letter, field in kind.letters.items():
+            default = kind.fields[field].default
+            default = entry[default.field] if isinstance(default, SameAs) else default
+            if entry[field] != default:
+                letters += letter + _format_number(entry[field])
+        main = ""
+        if kind.main is not None and (letters or entry[kind.main] != kind.fields[kind.main].default):
+            main = _format_number(entry[kind.main])
+        hidden = [f for f in kind.fields if f != kind.main and f not in kind.letters.values()]
+        if all(entry[f] == fixed.get(f, kind.fields[f].default) for f in hidden):
+            candidates.append(name + main + letters)
+    return candidates[0]  # the type's own name when it can say everything
+
+
+# --- whole specs ----------------------------------------------------------------------------------
+
+def _is_seed_tuples(data):
+    if not isinstance(data, (list, tuple)) or len(data) not in (2, 3):
+        return False
+    parts_ok = all(isinstance(part, (list, tuple)) and all(isinstance(i, (list, tuple)) for i in part)
+                   for part in data[:2])
+    return parts_ok and (len(data) == 2 or isinstance(data[2], (str, Mapping)))
+
+
+_FORMS = ("a list of layer dicts, a preset name (%s), a path to a .json/.yaml/.yml file, a shorthand "
+          "string like 'conv64k3p1-relu-pool2-dense10', or the seed tuple form (cnnlayers, fclayers)")
+
+
+def _load_file(path):
+    ext = os.path.splitext(path)[1].lower()
+    if ext not in (".json", ".yaml", ".yml"):
+        raise SpecError("spec file %r: expected a .json, .yaml or .yml file" % path)
+    if not os.path.isfile(path):
+        raise SpecError("spec file %r not found (expected %s)" % (path, _FORMS % ", ".join(PRESETS)))
+    with open(path, encoding="utf-8") as f:
+        try:
+            return json.load(f) if ext == ".json" else yaml.safe_load(f)
+        except (ValueError, yaml.YAMLError) as exc:
+            raise SpecError("spec file %r is not valid %s: %s"
+                            % (path, ext[1:].upper(), " ".join(str(exc).split()))) from None
+
+
+def _looks_like_path(text):
+    return (os.sep in text or (os.altsep or os.sep) in text
+            or text.lower().endswith((".json", ".yaml", ".yml")) or os.path.isfile(text))
+
+
+def _raw_layers(spec, from_file=False):
+    """Any accepted form -> list of raw layers (dicts or shorthand tokens), not yet checked."""
+    if isinstance(spec, os.PathLike) and not from_file:
+        return _raw_layers(_load_file(os.fspath(spec)), from_file=True)
+    if isinstance(spec, str):
+        text = spec.strip()
+        if text in PRESETS:
+            return copy.deepcopy(PRESETS[text])
+        if not from_file and _looks_like_path(text):
+            return _raw_layers(_load_file(text), from_file=True)
+        return _parse_shorthand(text)
+    if isinstance(spec, Mapping):
+        if "cnnlayers" in spec or "fclayers" in spec:
+            return _seed_dict(spec)
+        if set(spec) == {"layers"}:
+            return _raw_layers(spec["layers"], from_file=True)
+        if "type" in spec:
+            raise SpecError("expected a list of layers, got a single layer dict %s; wrap it in a "
+                            "list: [{...}]" % _show(dict(spec)))
+        raise SpecError("expected %s, or a dict with key 'layers' or keys 'cnnlayers'/'fclayers'; "
+                        "got a dict with keys %s" % (_FORMS % ", ".join(PRESETS), sorted(map(str, spec))))
+    if _is_seed_tuples(spec):
+        return from_seed_tuples(*spec)
+    if isinstance(spec, (list, tuple)):
+        if not spec:
+            raise SpecError("the spec is empty; expected at least one layer, e.g. %r" % SEED_SHORTHAND)
+        return list(spec)
+    raise SpecError("expected %s; got %s" % (_FORMS % ", ".join(PRESETS), _show(spec)))
+
+
+def _structure(located, classes):
+    """Insert the flatten before the first dense, reject spatial layers on flat input, add the
+    classifier. ``located`` is a list of (where, index, entry)."""
+    out, flat = [], False
+    for where, index, entry in located:
+        role = LAYER_KINDS[entry["type"]].role
+        if role == MAP and flat:
+            raise _fail(where, entry["type"], None, "expected a C x H x W feature map, but its input "
+                        "is already flat (after a flatten/dense layer); put conv and pool layers "
+                        "before the first flatten/dense", index)
+        if role == FLAT and not flat:
+            out.append(("the flatten inserted before " + where, index, {"type": "flatten"}))
+        flat = flat or role == FLAT or entry["type"] == "flatten"
+        out.append((where, index, entry))
+    if not out:
+        raise SpecError("the spec is empty; expected at least one layer, e.g. %r" % SEED_SHORTHAND)
+    if classes is not None:
+        where, index, last = out[-1]
+        if last["type"] != "dense":
+            if not flat:
+                out.append(("the flatten inserted before the classifier", None, {"type": "flatten"}))
+            out.append(("the classifier", None, {"type": "dense", "units": classes}))
+        elif last["units"] != classes:
+            raise _fail(where, "dense", "units", "the last dense layer is the classifier: expected "
+                        "units == classes == %d, got %d (end the spec with a non-dense layer to get "
+                        "dense(%d) appended)" % (classes, last["units"], classes), index)
+    return out
+
+
+def _trace(located, input_shape):
+    """Output shape of every layer, checking that no window is larger than its input."""
+    shapes, shape = [], tuple(input_shape)
+    for where, index, entry in located:
+        try:
+            shape = tuple(LAYER_KINDS[entry["type"]].shape(entry, shape))
+        except _Problem as problem:
+            raise _fail(where, entry["type"], problem.field, "%s (input shape %s)"
+                        % (problem, _fmt_shape(input_shape)), index) from None
+        shapes.append(shape)
+    return shapes
+
+
+def _check_input_shape(input_shape):
+    ok = (isinstance(input_shape, (list, tuple)) and len(input_shape) == 3
+          and all(isinstance(d, numbers.Integral) and not isinstance(d, bool) and d >= 1
+                  for d in input_shape))
+    if not ok:
+        raise SpecError("input_shape: expected (channels, height, width) of positive ints such as "
+                        "(1, 28, 28), got %s" % _show(input_shape))
+    return tuple(int(d) for d in input_shape)
+
+
+def _check_classes(classes):
+    if classes is None:
+        return None
+    try:
+        return _coerce(classes, POSITIVE_INT)
+    except ValueError as exc:
+        raise SpecError("classes: %s (or None for no classifier)" % exc) from None
+
+
+def _located(spec, classes):
+    raw = _raw_layers(spec)
+    located = []
+    for i, layer in enumerate(raw):
+        located += [("layer %d" % i, i, e) for e in _normalize(layer, "layer %d" % i, i)]
+    return _structure(located, classes)
+
+
+def plan(spec, input_shape=DEFAULT_INPUT_SHAPE, classes=None):
+    """(canonical layers, input shape of each, output shape of each): what ``parse_spec``,
+    ``trace_shapes``, ``build_cnn`` and ``summary`` share."""
+    input_shape = _check_input_shape(input_shape)
+    located = _located(spec, _check_classes(classes))
+    outputs = _trace(located, input_shape)
+    return [entry for _, _, entry in located], [input_shape] + outputs[:-1], outputs
+
+
+def parse_spec(spec, input_shape=DEFAULT_INPUT_SHAPE, classes=None):
+    """Validate ``spec`` in any accepted form and return its canonical list of layer dicts.
+
+    ``classes`` (int or None): when given and the spec does not end in a dense layer, a
+    ``dense(classes)`` classifier is appended. The shapes are traced over ``input_shape``
+    (channels, height, width). Raises SpecError naming the layer, type and field at fault.
+    """
+    return plan(spec, input_shape, classes)[0]
+
+
+def trace_shapes(spec, input_shape=DEFAULT_INPUT_SHAPE):
+    """Output shape (per image, without the batch axis) of every layer of ``parse_spec(spec)``."""
+    return plan(spec, input_shape)[2]
+
+
+def layer_cost(entry, in_shape, out_shape):
+    """(parameters, multiply-accumulates per image) of one canonical layer."""
+    kind = LAYER_KINDS[entry["type"]]
+    return kind.params(entry, in_shape, out_shape), kind.macs(entry, in_shape, out_shape)
+
+
+def spec_to_json(spec, input_shape=DEFAULT_INPUT_SHAPE):
+    """The canonical JSON text of ``spec``, one layer per line; ``parse_spec`` reads it back."""
+    layers = parse_spec(spec, input_shape)
+    return "[\n" + ",\n".join("  " + json.dumps(layer) for layer in layers) + "\n]"
+
+
+def spec_to_shorthand(spec, input_shape=DEFAULT_INPUT_SHAPE):
+    """The shorthand string of ``spec`` (canonical layers, defaults left out)."""
+    return "-".join(_to_token(layer) for layer in parse_spec(spec, input_shape))
+
+
+# --- the seed notebook's tuple form and the seed family ------------------------------------------
+
+def _bn_flag(item, where):
+    if item and isinstance(item[-1], str):
+        if item[-1].upper() != "BN":
+            raise SpecError("%s: expected 'BN' as the optional last element, got %s"
+                            % (where, _show(item[-1])))
+        return list(item[:-1]), True
+    return list(item), False
+
+
+def _seed_item(group, item, where, act):
+    """One item of cnnlayers/fclayers -> its raw layers, in the seed's order."""
+    if not isinstance(item, (list, tuple)):
+        raise SpecError("%s: expected a list, got %s" % (where, _show(item)))
+    values, bn = _bn_flag(item, where)
+    is_float = lambda v: isinstance(v, numbers.Real) and not isinstance(v, numbers.Integral)
+    if len(values) == 1 and not bn and (group == "cnnlayers" or is_float(values[0])):
+        return [{"type": "dropout", "rate": values[0]}]
+    if group == "cnnlayers" and len(values) in (3, 5):
+        layer = dict(zip(("type", "channels", "kernel", "padding"), ["conv"] + values[:3]))
+        after = [{"type": "pool", "size": values[3], "stride": values[4]}] if len(values) == 5 else []
+    elif group == "fclayers" and len(values) == 1:
+        layer, after = {"type": "dense", "units": values[0]}, []
+    else:
+        expected = ("[channels, kernel, padding, pool_size, pool_stride] with an optional 'BN', or "
+                    "[dropout_rate]" if group == "cnnlayers" else
+                    "[units] or [units, 'BN'], or [dropout_rate] with a float rate")
+        raise SpecError("%s: expected %s, got %s" % (where, expected, _show(item)))
+    return [layer] + ([{"type": "bn"}] if bn else []) + [dict(act)] + after
+
+
+def from_seed_tuples(cnnlayers, fclayers, activation="relu", classes=10):
+    """Convert the seed notebook's layer tuples into a canonical spec.
+
+    ``cnnlayers``: items ``[channels, kernel, padding, pool_size, pool_stride]`` (or
+    ``[channels, kernel, padding]`` for no pool), optionally ending in ``'BN'``, give
+    conv -> (BatchNorm) -> activation -> pool; a one-element item ``[rate]`` is a Dropout.
+    ``fclayers``: ``[units]`` or ``[units, 'BN']`` give dense -> (BatchNorm) -> activation; a float
+    ``[rate]`` is a Dropout. ``activation``: an activation type name (``'relu'``, ``'leakyrelu'``...)
+    or dict. A ``dense(classes)`` classifier ends the network (``classes=None`` leaves it out).
+    Example, the seed's dropout network::
+
+        from_seed_tuples(([64, 3, 1, 2, 2, 'BN'], [0.3], [64, 3, 0, 2, 2, 'BN'], [0.3]),
+                         ([256, 'BN'], [0.3], [64, 'BN'], [0.3]))
+    """
+    try:
+        act = _activation_entry(activation, "activation")
+    except _NotActivation as exc:
+        raise SpecError("activation: %s" % exc) from None
+    located = []
+    for group, items in (("cnnlayers", cnnlayers), ("fclayers", fclayers)):
+        if not isinstance(items, (list, tuple)):
+            raise SpecError("%s: expected a tuple of lists, got %s" % (group, _show(items)))
+        for i, item in enumerate(items):
+            where = "%s[%d]" % (group, i)
+            for raw in _seed_item(group, item, where, act):
+                located += [(where, None, entry) for entry in _normalize(raw, where)]
+    return [entry for _, _, entry in _structure(located, _check_classes(classes))]
+
+
+def _seed_dict(spec):
+    """{"cnnlayers": ..., "fclayers": ..., "activation": ...} (e.g. from YAML) -> canonical list."""
+    allowed = ("cnnlayers", "fclayers", "activation", "classes")
+    for key in spec:
+        if key not in allowed:
+            raise SpecError("seed tuple dict: unknown key %r%s (keys: %s)"
+                            % (key, _did_you_mean(key, allowed), ", ".join(allowed)))
+    for key in allowed[:2]:
+        if key not in spec:
+            raise SpecError("seed tuple dict: missing key %r (expected keys %s)" % (key, ", ".join(allowed)))
+    return from_seed_tuples(**spec)
+
+
+def seed_spec(batchnorm=False, dropout=0.0, activation="relu", filters=64):
+    """The seed post's network family: two 3x3 convs of ``filters`` channels (padding 1, then 0),
+    each followed by a 2x2 max-pool, then dense 256 -> dense 64 -> dense 10.
+
+    ``batchnorm`` puts BatchNorm between every conv/hidden dense and its activation; ``dropout``
+    (> 0) adds Dropout after each conv block (after the pool) and each hidden dense (after the
+    activation). ``seed_spec()`` is the baseline, ``seed_spec(True)`` the bn rung and
+    ``seed_spec(True, 0.3)`` the dropout rung.
+    """
+    if not isinstance(batchnorm, bool):
+        raise SpecError("batchnorm: expected True or False, got %s" % _show(batchnorm))
+    try:
+        rate = _coerce(dropout, RATE)
+        filters = _coerce(filters, POSITIVE_INT)
+    except ValueError as exc:
+        raise SpecError("seed_spec: %s (dropout is a float in [0, 1), filters a positive int)" % exc) from None
+    bn = ["BN"] if batchnorm else []
+    drop = [[rate]] if rate > 0 else []
+    cnn = [[filters, 3, 1, 2, 2] + bn] + drop + [[filters, 3, 0, 2, 2] + bn] + drop
+    fc = [[256] + bn] + drop + [[64] + bn] + drop
+    return from_seed_tuples(cnn, fc, activation=activation, classes=10)
+
+
+SEED_SHORTHAND = "conv64k3p1-relu-pool2-conv64k3-relu-pool2-dense256-relu-dense64-relu-dense10"
+
+# The seed post's ladder (ENGINEERING.md section 2) and its "next steps".
+PRESETS = {
+    "baseline": seed_spec(),
+    "bn": seed_spec(batchnorm=True),
+    "dropout": seed_spec(batchnorm=True, dropout=0.3),
+    "leaky": seed_spec(batchnorm=True, dropout=0.3, activation="leakyrelu"),
+    "wide": seed_spec(batchnorm=True, dropout=0.3, filters=128),
+}
