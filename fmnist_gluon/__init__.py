@@ -18,3 +18,5 @@ __version__ = "0.1.0"
 from .spec import SpecError, parse_spec, PRESETS, from_seed_tuples, spec_to_json, trace_shapes, seed_spec
 from .model import build_cnn, summary
 from .data import Dataset, load_dataset, BatchIterator, train_val_split, RandomFlip, RandomCrop, RandomErasing, Compose, make_augment
+from .train import fit, evaluate, predict, History, TrainingDiverged
+from . import plot
