@@ -1,0 +1,288 @@
+"""The ablation ladder as data, and the runner that trains it resumably.
+
+A *rung* is everything one experiment needs: a spec (a preset name or a canonical list), an
+optimizer with its learning rate and weight decay, epochs, batch size, augmentation and an
+optional learning-rate schedule.  ``RUNGS`` holds the seed post's four rungs (baseline -> adam
+-> bn -> dropout, exactly as in "Classifying Fashion-MNIST with Gluon") and the post's "next
+steps" (LeakyReLU, wider filters, augmentation).
+
+The runner keeps one folder per rung and seed (``OUT/rungs/NAME/seed-S``) holding the fit
+checkpoints and, once the rung is finished, ``result.json``.  Running again skips finished rungs
+and resumes an interrupted one from its last checkpoint; the report (``results.json``,
+``results.md`` and the PNGs) is always rebuilt from those folders, so it never disagrees with
+them and two processes running disjoint rungs into one folder do not lose each other's work.
+"""
+import json
+import os
+import platform
+import statistics
+import time
+from dataclasses import asdict, dataclass, field
+from difflib import get_close_matches
+
+import numpy as np
+
+from . import plot
+from .data import load_dataset, train_val_split
+from .model import build_cnn, summary
+from .spec import parse_spec
+from .train import History, evaluate, fit
+from .utils import atomic_write_text, machine_info
+
+# The seed post's best test accuracies (percent), for the report.
+SEED_REFERENCE = {"baseline": 92.42, "adam": 93.05, "bn": 93.31, "dropout": 94.39}
+
+
+@dataclass(frozen=True)
+class Rung:
+    """One experiment of the ladder; every field is plain data so it can be saved as JSON."""
+
+    name: str
+    spec: object  # a preset name (see spec.PRESETS) or a canonical spec list
+    optimizer: str = "adam"
+    lr: float = 1e-3
+    wd: float = 1e-6
+    epochs: int = 50
+    batch_size: int = 128
+    augment: object = None  # None, or an augmentation spec for data.make_augment ("flip,crop4")
+    lr_scheduler: object = None  # None, or a schedule spec accepted by train.fit
+    init_magnitude: float = 2.24  # the seed notebook's Xavier magnitude
+    optimizer_params: dict = field(default_factory=dict)
+    description: str = ""
+
+    @property
+    def reference(self):
+        """The seed post's best test accuracy for this rung, or None if it has none."""
+        return SEED_REFERENCE.get(self.name)
+
+    def config(self, epochs=None):
+        """The rung as JSON-able data, with ``epochs`` overridden when given."""
+        cfg = asdict(self)
+        cfg["spec"] = parse_spec(self.spec, classes=10)
+        if epochs is not None:
+            cfg["epochs"] = int(epochs)
+        return cfg
+
+
+RUNGS = {
+    r.name: r
+    for r in (
+        Rung("baseline", "baseline", "sgd", 0.1, epochs=50,
+             description="seed baseline: 2 conv + 3 dense, ReLU, SGD lr 0.1"),
+        Rung("adam", "baseline", "adam", 1e-3, epochs=50,
+             description="same network, Adam lr 1e-3"),
+        Rung("bn", "bn", "adam", 1e-3, epochs=50,
+             description="BatchNorm between every conv/hidden dense and its ReLU"),
+        Rung("dropout", "dropout", "adam", 1e-3, epochs=100,
+             description="bn network + Dropout 0.3 after each block"),
+        Rung("leaky", "leaky", "adam", 1e-3, epochs=100,
+             description="dropout rung with LeakyReLU (the post's next step)"),
+        Rung("wide", "wide", "adam", 1e-3, epochs=100,
+             description="dropout rung with 128 filters per conv"),
+        Rung("augment", "dropout", "adam", 1e-3, epochs=100, augment="flip,crop2",
+             description="dropout rung + random flips and 2-pixel padded crops"),
+    )
+}
+
+SEED_LADDER = ("baseline", "adam", "bn", "dropout")
+
+# --quick: a smoke run of the whole pipeline on a stratified subset.
+QUICK = {"train_size": 5000, "test_size": 1000, "epochs": 3}
+
+
+def get_rungs(names=None):
+    """The rungs called ``names`` (default: the seed's four), in ladder order."""
+    if names is None:
+        names = SEED_LADDER
+    if isinstance(names, str):
+        names = [n.strip() for n in names.split(",") if n.strip()]
+    unknown = [n for n in names if n not in RUNGS]
+    if unknown:
+        hints = "".join(
+            " (did you mean %r?)" % m[0] for m in [get_close_matches(unknown[0], RUNGS, 1)] if m
+        )
+        raise ValueError("unknown rung %r%s; expected some of %s"
+                         % (unknown[0], hints, ", ".join(RUNGS)))
+    return [RUNGS[n] for n in RUNGS if n in names]
+
+
+def load_ladder_data(quick=False, seed=0, root=None):
+    """Fashion-MNIST train and test sets; ``quick`` takes stratified subsets of both."""
+    train = load_dataset("fashion-mnist", "train", root=root)
+    test = load_dataset("fashion-mnist", "test", root=root)
+    xtr, ytr, xte, yte = train.images, train.labels, test.images, test.labels
+    if quick:
+        _, (xtr, ytr) = train_val_split(xtr, ytr, QUICK["train_size"] / len(ytr), seed=seed)
+        _, (xte, yte) = train_val_split(xte, yte, QUICK["test_size"] / len(yte), seed=seed)
+    return (xtr, ytr), (xte, yte), train.classes
+
+
+def rung_dir(out, name, seed):
+    """The folder holding one rung's checkpoints and result for one seed."""
+    return os.path.join(out, "rungs", name, "seed-%d" % seed)
+
+
+def _check_config(folder, cfg):
+    """Refuse to mix runs: a rung folder belongs to exactly one configuration."""
+    path = os.path.join(folder, "config.json")
+    if os.path.exists(path):
+        with open(path) as f:
+            saved = json.load(f)
+        if saved != cfg:
+            diff = sorted(k for k in set(saved) | set(cfg) if saved.get(k) != cfg.get(k))
+            raise ValueError(
+                "%s holds a run of rung %r with different settings (%s differ: saved %s, now %s). "
+                "Use another --out folder, or delete that folder to start the rung again."
+                % (folder, cfg["name"], ", ".join(diff),
+                   {k: saved.get(k) for k in diff}, {k: cfg.get(k) for k in diff}))
+    else:
+        os.makedirs(folder, exist_ok=True)
+        atomic_write_text(path, json.dumps(cfg, indent=1, sort_keys=True))
+
+
+def run_rung(rung, train, test, out, epochs=None, seed=0, ctx=None, verbose=True):
+    """Train one rung for one seed (resuming if interrupted) and return its result dict."""
+    folder = rung_dir(out, rung.name, seed)
+    result_path = os.path.join(folder, "result.json")
+    cfg = rung.config(epochs)
+    _check_config(folder, cfg)
+    if os.path.exists(result_path):
+        with open(result_path) as f:
+            return json.load(f)
+    net = build_cnn(cfg["spec"])
+    start = time.time()
+    history = fit(
+        net, train, val=test, epochs=cfg["epochs"], optimizer=rung.optimizer, lr=rung.lr,
+        wd=rung.wd, batch_size=rung.batch_size, ctx=ctx, init_magnitude=rung.init_magnitude,
+        seed=seed, lr_scheduler=rung.lr_scheduler, augment=rung.augment,
+        optimizer_params=dict(rung.optimizer_params) or None,
+        checkpoint_dir=os.path.join(folder, "checkpoint"), verbose=verbose,
+    )
+    last = history.epochs[-1]
+    result = {
+        "rung": rung.name,
+        "seed": seed,
+        "config": cfg,
+        "best_epoch": history.best_epoch,
+        "best_val_accuracy": history.best_value,
+        "final_val_accuracy": last.get("val_accuracy"),
+        "final_train_accuracy": last.get("train_accuracy"),
+        "train_seconds": float(sum(e["seconds"] for e in history.epochs)),
+        "session_seconds": time.time() - start,
+        "params": summary(cfg["spec"], print_fn=None).total_params,
+        "train_size": len(train[1]),
+        "val_size": len(test[1]),
+        "history": history.to_dict(),
+    }
+    atomic_write_text(result_path, json.dumps(result, indent=1))
+    return result
+
+
+def collect_results(out):
+    """All finished results under ``out``, grouped by rung name in ladder order."""
+    grouped = {}
+    root = os.path.join(out, "rungs")
+    for name in RUNGS:
+        folder = os.path.join(root, name)
+        if not os.path.isdir(folder):
+            continue
+        for sub in sorted(os.listdir(folder)):
+            path = os.path.join(folder, sub, "result.json")
+            if os.path.exists(path):
+                with open(path) as f:
+                    grouped.setdefault(name, []).append(json.load(f))
+    return grouped
+
+
+def _summarise(results):
+    """Mean, std and the per-seed values of one rung's results."""
+    best = [100 * r["best_val_accuracy"] for r in results]
+    return {
+        "seeds": [r["seed"] for r in results],
+        "best_val_accuracy_mean": statistics.mean(best),
+        "best_val_accuracy_std": statistics.stdev(best) if len(best) > 1 else 0.0,
+        "best_epoch": [r["best_epoch"] for r in results],
+        "final_train_accuracy_mean": 100 * statistics.mean(r["final_train_accuracy"] for r in results),
+        "final_val_accuracy_mean": 100 * statistics.mean(r["final_val_accuracy"] for r in results),
+        "train_seconds_mean": statistics.mean(r["train_seconds"] for r in results),
+        "epochs": results[0]["config"]["epochs"],
+        "params": results[0]["params"],
+        "seed_reference": SEED_REFERENCE.get(results[0]["rung"]),
+        "train_size": results[0].get("train_size"),
+        "val_size": results[0].get("val_size"),
+    }
+
+
+def _fmt_acc(s):
+    if len(s["seeds"]) > 1:
+        return "%.2f ± %.2f" % (s["best_val_accuracy_mean"], s["best_val_accuracy_std"])
+    return "%.2f" % s["best_val_accuracy_mean"]
+
+
+def results_markdown(summaries, command=None, machine=None):
+    """The post-style table: rung, best val accuracy, epoch of best, final train acc, time, seed's."""
+    lines = []
+    if command:
+        lines += ["Command: `%s`" % command, ""]
+    if machine:
+        lines += ["Machine: %s" % ", ".join("%s %s" % kv for kv in machine.items()), ""]
+    lines += [
+        "| rung | epochs | params | best val acc % | epoch of best | final train acc % "
+        "| train time | seed's best % |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for name, s in summaries.items():
+        ref = s["seed_reference"]
+        lines.append("| %s | %d | %s | %s | %s | %.2f | %.1f min | %s |" % (
+            name, s["epochs"], format(s["params"], ","), _fmt_acc(s),
+            ", ".join(str(e) for e in s["best_epoch"]), s["final_train_accuracy_mean"],
+            s["train_seconds_mean"] / 60, "%.2f" % ref if ref is not None else "–"))
+    sizes = {(s.get("train_size"), s.get("val_size")) for s in summaries.values()}
+    if len(sizes) == 1:
+        n_train, n_val = sizes.pop()
+        lines += ["", "Trained on %s images; validation = %s test images (the seed post used the "
+                  "60,000 / 10,000 of the full set)." % (format(n_train or 0, ","), format(n_val or 0, ","))]
+    lines += ["'best' = the best epoch's validation accuracy; train time is per seed "
+              "(training plus the validation pass of every epoch)."]
+    return "\n".join(lines) + "\n"
+
+
+def write_report(out, command=None):
+    """Rebuild results.json, results.md and the plots in ``out`` from the finished rung folders."""
+    grouped = collect_results(out)
+    summaries = {name: _summarise(rs) for name, rs in grouped.items()}
+    machine = machine_info()
+    report = {"command": command, "machine": machine, "summary": summaries, "runs": grouped}
+    atomic_write_text(os.path.join(out, "results.json"), json.dumps(report, indent=1))
+    atomic_write_text(os.path.join(out, "results.md"), results_markdown(summaries, command, machine))
+    if not grouped:
+        return report
+    for name, rs in grouped.items():
+        History.from_dict(rs[0]["history"]).plot(path=os.path.join(out, "curves_%s.png" % name))
+    histories = {name: History.from_dict(rs[0]["history"]) for name, rs in grouped.items()}
+    plot.plot_ladder(histories, path=os.path.join(out, "ladder_val_accuracy.png"))
+    plot.plot_best_bars(
+        {n: s["best_val_accuracy_mean"] for n, s in summaries.items()},
+        {n: s["seed_reference"] for n, s in summaries.items() if s["seed_reference"]},
+        path=os.path.join(out, "best_vs_seed.png"))
+    return report
+
+
+def run_ladder(rungs=None, out="runs/ladder", epochs=None, quick=False, seed=0, repeats=1,
+               ctx=None, verbose=True, command=None, root=None):
+    """Run ``rungs`` (names or Rung objects) for ``repeats`` seeds and write the report.
+
+    Finished rungs are skipped and an interrupted one resumes from its checkpoint. On Ctrl-C the
+    report is rebuilt from what has finished and the KeyboardInterrupt propagates.
+    """
+    rungs = [r if isinstance(r, Rung) else get_rungs([r])[0] for r in (rungs or SEED_LADDER)]
+    if quick and epochs is None:
+        epochs = QUICK["epochs"]
+    train, test, _ = load_ladder_data(quick=quick, seed=seed, root=root)
+    try:
+        for rung in rungs:
+            for s in range(seed, seed + repeats):
+                run_rung(rung, train, test, out, epochs=epochs, seed=s, ctx=ctx, verbose=verbose)
+    finally:
+        report = write_report(out, command=command)
+    return report

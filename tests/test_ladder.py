@@ -1,0 +1,152 @@
+"""The ladder: rung definitions match the seed post exactly, and the runner resumes."""
+import json
+import os
+
+import mxnet as mx
+import numpy as np
+import pytest
+
+from fmnist_gluon import ladder
+from fmnist_gluon.model import build_cnn, summary
+from fmnist_gluon.spec import parse_spec
+
+C, R, P = ({"type": "conv"}, {"type": "relu"}, {"type": "pool"})
+
+
+def _types(spec):
+    return [layer["type"] for layer in spec]
+
+
+def test_seed_rungs_have_the_posts_settings():
+    r = ladder.RUNGS
+    assert (r["baseline"].optimizer, r["baseline"].lr, r["baseline"].wd) == ("sgd", 0.1, 1e-6)
+    for name in ("adam", "bn", "dropout"):
+        assert (r[name].optimizer, r[name].lr) == ("adam", 1e-3)
+    assert [r[n].epochs for n in ladder.SEED_LADDER] == [50, 50, 50, 100]
+    assert all(r[n].batch_size == 128 and r[n].init_magnitude == 2.24 for n in ladder.SEED_LADDER)
+    assert ladder.SEED_REFERENCE == {"baseline": 92.42, "adam": 93.05, "bn": 93.31, "dropout": 94.39}
+
+
+def test_baseline_rung_layers_exactly():
+    spec = parse_spec(ladder.RUNGS["baseline"].spec)
+    convs = [l for l in spec if l["type"] == "conv"]
+    assert [(c["channels"], c["kernel"], c["padding"], c["stride"]) for c in convs] == [
+        (64, 3, 1, 1), (64, 3, 0, 1)]
+    pools = [l for l in spec if l["type"] == "pool"]
+    assert [(p["size"], p["stride"], p["kind"]) for p in pools] == [(2, 2, "max")] * 2
+    assert [l["units"] for l in spec if l["type"] == "dense"] == [256, 64, 10]
+    assert "bn" not in _types(spec) and "dropout" not in _types(spec)
+
+
+def test_bn_rung_puts_batchnorm_between_layer_and_relu():
+    types = _types(parse_spec(ladder.RUNGS["bn"].spec))
+    for i, t in enumerate(types):
+        if t == "bn":
+            assert types[i - 1] in ("conv", "dense") and types[i + 1] == "relu"
+    assert types.count("bn") == 4  # two convs, two hidden dense
+
+
+def test_dropout_rung_drops_after_each_block():
+    spec = parse_spec(ladder.RUNGS["dropout"].spec)
+    types = _types(spec)
+    drops = [i for i, t in enumerate(types) if t == "dropout"]
+    assert len(drops) == 4 and all(spec[i]["rate"] == 0.3 for i in drops)
+    assert [types[i - 1] for i in drops] == ["pool", "pool", "relu", "relu"]
+    without = [l for l in spec if l["type"] != "dropout"]
+    assert without == parse_spec(ladder.RUNGS["bn"].spec)
+
+
+@pytest.mark.parametrize("name", list(ladder.RUNGS))
+def test_rung_parameter_count_equals_built_network(name):
+    spec = ladder.RUNGS[name].config()["spec"]
+    net = build_cnn(spec)
+    net.initialize(mx.init.Xavier())
+    out = net(mx.nd.zeros((2, 1, 28, 28)))
+    assert out.shape == (2, 10)
+    built = sum(p.data().size for p in net.collect_params().values())
+    assert summary(spec, print_fn=None).total_params == built
+
+
+def test_unknown_rung_suggests_the_right_name():
+    with pytest.raises(ValueError, match="did you mean 'dropout'"):
+        ladder.get_rungs("dropuot")
+
+
+@pytest.fixture
+def tiny_data():
+    rng = np.random.default_rng(0)
+    y = np.arange(200) % 10
+    x = rng.integers(0, 60, size=(200, 28, 28)).astype(np.uint8)
+    x[np.arange(200), y * 2, :] = 255  # a learnable stripe per class
+    return (x[:150], y[:150]), (x[150:], y[150:])
+
+
+def _tiny_rung(epochs=4):
+    return ladder.Rung("bn", [{"type": "conv", "channels": 4, "kernel": 3}, {"type": "bn"},
+                              {"type": "relu"}, {"type": "pool", "size": 2},
+                              {"type": "dropout", "rate": 0.3}, {"type": "dense", "units": 10}],
+                       "adam", 1e-2, epochs=epochs, batch_size=32)
+
+
+def _final_params(out):
+    folder = ladder.rung_dir(out, "bn", 0)
+    with open(os.path.join(folder, "result.json")) as f:
+        result = json.load(f)
+    net = build_cnn(result["config"]["spec"])
+    net.load_parameters(os.path.join(folder, "checkpoint", "last.params"))
+    return result, [v.data().asnumpy() for v in net.collect_params().values()]
+
+
+def test_interrupted_rung_resumes_to_the_same_result(tmp_path, tiny_data, monkeypatch):
+    train, test = tiny_data
+    rung = _tiny_rung()
+    # An uninterrupted run.
+    ladder.run_rung(rung, train, test, str(tmp_path / "a"), verbose=False)
+    # A run "interrupted" after epoch 2: fit gets as far as its epoch-2 checkpoint, then Ctrl-C.
+    real_fit = ladder.fit
+
+    def fit_then_interrupt(*args, **kwargs):
+        real_fit(*args, **dict(kwargs, epochs=2))
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ladder, "fit", fit_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        ladder.run_rung(rung, train, test, str(tmp_path / "b"), verbose=False)
+    assert not os.path.exists(os.path.join(ladder.rung_dir(str(tmp_path / "b"), "bn", 0), "result.json"))
+    monkeypatch.setattr(ladder, "fit", real_fit)
+    ladder.run_rung(rung, train, test, str(tmp_path / "b"), verbose=False)
+
+    (ra, pa), (rb, pb) = _final_params(str(tmp_path / "a")), _final_params(str(tmp_path / "b"))
+    assert len(rb["history"]["epochs"]) == 4
+    assert rb["best_val_accuracy"] == pytest.approx(ra["best_val_accuracy"])
+    assert len(pa) == len(pb) == 8  # conv w, b; bn gamma, beta, mean, var; dense w, b
+    for a, b in zip(pa, pb):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_finished_rung_is_skipped_and_other_settings_refused(tmp_path, tiny_data, monkeypatch):
+    train, test = tiny_data
+    out = str(tmp_path)
+    first = ladder.run_rung(_tiny_rung(epochs=1), train, test, out, verbose=False)
+    monkeypatch.setattr(ladder, "fit", lambda *a, **k: pytest.fail("a finished rung was retrained"))
+    assert ladder.run_rung(_tiny_rung(epochs=1), train, test, out, verbose=False) == first
+    with pytest.raises(ValueError, match="epochs"):
+        ladder.run_rung(_tiny_rung(epochs=3), train, test, out, verbose=False)
+
+
+def test_report_files_from_finished_rungs(tmp_path, tiny_data):
+    train, test = tiny_data
+    out = str(tmp_path)
+    ladder.run_rung(_tiny_rung(epochs=2), train, test, out, seed=0, verbose=False)
+    ladder.run_rung(_tiny_rung(epochs=2), train, test, out, seed=1, verbose=False)
+    report = ladder.write_report(out, command="pytest")
+    for name in ("results.json", "results.md", "curves_bn.png", "ladder_val_accuracy.png",
+                 "best_vs_seed.png"):
+        assert os.path.getsize(os.path.join(out, name)) > 0, name
+    s = report["summary"]["bn"]
+    assert s["seeds"] == [0, 1] and s["seed_reference"] == 93.31
+    md = open(os.path.join(out, "results.md")).read()
+    assert "| bn |" in md and "±" in md and "93.31" in md
+    with open(os.path.join(out, "results.json")) as f:
+        assert json.load(f)["summary"]["bn"]["best_val_accuracy_mean"] == pytest.approx(
+            s["best_val_accuracy_mean"])
