@@ -264,7 +264,7 @@ def write_report(out, command=None):
     plot.plot_best_bars(
         {n: s["best_val_accuracy_mean"] for n, s in summaries.items()},
         {n: s["seed_reference"] for n, s in summaries.items() if s["seed_reference"]},
-        path=os.path.join(out, "best_vs_seed.png"))
+        path=os.path.join(out, "best_vs_seed.png"), labels=("fmnist_gluon", "seed post"))
     return report
 
 

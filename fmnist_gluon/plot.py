@@ -276,9 +276,10 @@ def plot_misclassified(images, y_true, y_pred, class_names, path=None, n=25, pro
 
 
 def plot_best_bars(results, references=None, path=None, ylabel="best validation accuracy (%)",
-                   title=None):
+                   title=None, labels=("this library", "reference")):
     """Bars of ``results`` ({name: value}) beside ``references`` ({name: value}, e.g. the seed
-    post's figures), each labelled with its value; the y axis is zoomed to the values."""
+    post's figures), each labelled with its value; the y axis is zoomed to the values.
+    ``labels`` names the two series in the legend."""
     if not results:
         raise ValueError("plot_best_bars: expected {name: value}, got nothing to plot")
     references = {k: v for k, v in (references or {}).items() if v is not None}
@@ -290,9 +291,9 @@ def plot_best_bars(results, references=None, path=None, ylabel="best validation 
     pos = np.arange(len(names))
     width = 0.38 if references else 0.6
     bars = [(ax.bar(pos - (width / 2 if references else 0), np.nan_to_num(ours), width,
-                    label="this library"), ours)]
+                    label=labels[0]), ours)]
     if references:
-        bars.append((ax.bar(pos + width / 2, np.nan_to_num(ref), width, label="reference",
+        bars.append((ax.bar(pos + width / 2, np.nan_to_num(ref), width, label=labels[1],
                             color="tab:orange"), ref))
     for container, values in bars:
         for rect, v in zip(container, values):
