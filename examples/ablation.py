@@ -11,6 +11,7 @@ one from its last checkpoint; Ctrl-C leaves every file consistent.
 """
 import argparse
 import shlex
+import signal
 import sys
 
 from fmnist_gluon import ladder
@@ -48,8 +49,14 @@ def parse_args(argv=None):
     return args
 
 
+def _interrupt(signum, frame):
+    """SIGTERM (a scheduler's or `kill`'s stop) ends the run like Ctrl-C: cleanly."""
+    raise KeyboardInterrupt
+
+
 def main(argv=None):
     args = parse_args(argv)
+    signal.signal(signal.SIGTERM, _interrupt)
     if args.list:
         for r in ladder.RUNGS.values():
             print("%-9s %-7s lr %-6g %3d epochs  %s" % (r.name, r.optimizer, r.lr, r.epochs,

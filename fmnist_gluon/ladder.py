@@ -238,7 +238,7 @@ def results_markdown(summaries, command=None, machine=None):
             ", ".join(str(e) for e in s["best_epoch"]), s["final_train_accuracy_mean"],
             s["train_seconds_mean"] / 60, "%.2f" % ref if ref is not None else "–"))
     sizes = {(s.get("train_size"), s.get("val_size")) for s in summaries.values()}
-    if len(sizes) == 1:
+    if len(sizes) == 1 and None not in next(iter(sizes)):
         n_train, n_val = sizes.pop()
         lines += ["", "Trained on %s images; validation = %s test images (the seed post used the "
                   "60,000 / 10,000 of the full set)." % (format(n_train or 0, ","), format(n_val or 0, ","))]

@@ -150,3 +150,36 @@ def test_report_files_from_finished_rungs(tmp_path, tiny_data):
     with open(os.path.join(out, "results.json")) as f:
         assert json.load(f)["summary"]["bn"]["best_val_accuracy_mean"] == pytest.approx(
             s["best_val_accuracy_mean"])
+
+
+def test_sigterm_stops_cleanly_and_the_same_command_resumes(idx_dir, tmp_path):
+    """The command itself: SIGTERM (like Ctrl-C) mid-rung exits 130, leaves a whole checkpoint
+    and a report; running the same command again finishes the rung."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "out"
+    cmd = [sys.executable, os.path.join(os.path.dirname(__file__), "..", "examples", "ablation.py"),
+           "--rungs", "bn", "--epochs", "60", "--out", str(out), "--quiet"]
+    env = dict(os.environ, FMNIST_GLUON_DATA=str(idx_dir))
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    checkpoint = out / "rungs" / "bn" / "seed-0" / "checkpoint" / "checkpoint.json"
+    deadline = time.time() + 120
+    while not checkpoint.exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err.decode()
+    assert b"run the same command again" in err
+    assert (out / "results.md").exists()
+    assert not (out / "rungs" / "bn" / "seed-0" / "result.json").exists()
+    stopped_at = json.loads(checkpoint.read_text())["epoch"]
+    assert 1 <= stopped_at < 60
+
+    done = subprocess.run(cmd, env=env, capture_output=True, timeout=600)
+    assert done.returncode == 0, done.stderr.decode()
+    result = json.loads((out / "rungs" / "bn" / "seed-0" / "result.json").read_text())
+    assert [r["epoch"] for r in result["history"]["epochs"]] == list(range(1, 61))
+    assert "| bn | 60 |" in (out / "results.md").read_text()
