@@ -8,8 +8,11 @@ file) print one line, ``error: ...``, on stderr and exit with status 2; no trace
     fmnist-gluon summary baseline
     fmnist-gluon summary "conv32k3p1-bn-relu-pool2-dense10" --input-shape 1,28,28
     fmnist-gluon summary my_net.yaml --json
+    fmnist-gluon ladder --quick                 # = python examples/ablation.py --quick
 """
 import argparse
+import shlex
+import signal
 import sys
 
 from .model import summary
@@ -62,15 +65,72 @@ def run_summary(args):
     return 0
 
 
+def configure_ladder(parser):
+    from . import ladder
+
+    parser.add_argument("--rungs", default=",".join(ladder.SEED_LADDER),
+                        help="comma-separated rung names (default: %(default)s); see --list")
+    parser.add_argument("--epochs", type=positive_int, help="override every rung's epochs")
+    parser.add_argument("--quick", action="store_true",
+                        help="smoke run: %(train_size)d train / %(test_size)d test images, "
+                             "%(epochs)d epochs per rung" % ladder.QUICK)
+    parser.add_argument("--out", help="output folder (default: runs/ablation, or runs/quick)")
+    parser.add_argument("--ctx", help="'cpu', 'gpu' (all), or a list like 'gpu:0,gpu:1' "
+                                      "(default: all GPUs if any, else the CPU)")
+    parser.add_argument("--seed", type=int, default=0, help="first seed (default: %(default)s)")
+    parser.add_argument("--repeats", type=positive_int, default=1,
+                        help="seeds per rung, reported as mean ± std")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.add_argument("--list", action="store_true", help="list the rungs and exit")
+    parser.add_argument("--report", action="store_true",
+                        help="only rebuild results.json/results.md/plots in --out")
+
+
+def _interrupt(signum, frame):
+    """SIGTERM (a scheduler's or kill's stop) ends a run like Ctrl-C: cleanly."""
+    raise KeyboardInterrupt
+
+
+def run_ladder(args):
+    """Run the ablation ladder resumably and write results.json, results.md and plots."""
+    from . import ladder
+    from .distributed import parse_ctx
+
+    if args.list:
+        for r in ladder.RUNGS.values():
+            print("%-9s %-7s lr %-6g %3d epochs  %s"
+                  % (r.name, r.optimizer, r.lr, r.epochs, r.description))
+        return 0
+    rungs, ctx = ladder.get_rungs(args.rungs), parse_ctx(args.ctx)
+    out = args.out or ("runs/quick" if args.quick else "runs/ablation")
+    if not args.report:
+        signal.signal(signal.SIGTERM, _interrupt)
+        try:
+            ladder.run_ladder(rungs, out=out, epochs=args.epochs, quick=args.quick,
+                              seed=args.seed, repeats=args.repeats, ctx=ctx,
+                              verbose=not args.quiet, command=args.command_line)
+        except KeyboardInterrupt:
+            print("\ninterrupted: finished rungs are in %s/results.md; run the same command "
+                  "again to resume" % out, file=sys.stderr)
+            return 130
+    else:
+        ladder.write_report(out)
+    with open("%s/results.md" % out, encoding="utf-8") as f:
+        print(f.read())
+    print("wrote %s/results.json, results.md and plots" % out)
+    return 0
+
+
 # name -> (configure(parser), run(args) -> exit status); run's first docstring line is the help.
 COMMANDS = {
     "summary": (configure_summary, run_summary),
+    "ladder": (configure_ladder, run_ladder),
 }
 
 
-def build_parser():
+def build_parser(prog="fmnist-gluon"):
     parser = argparse.ArgumentParser(
-        prog="fmnist-gluon",
+        prog=prog,
         description="Build, train and compare CNNs on Fashion-MNIST with MXNet Gluon.")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.required = True
@@ -82,9 +142,11 @@ def build_parser():
     return parser
 
 
-def main(argv=None):
+def main(argv=None, prog="fmnist-gluon"):
     """Run the command line ``argv`` (default: sys.argv[1:]); return the exit status."""
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser(prog).parse_args(argv)
+    args.command_line = " ".join([prog] + [shlex.quote(a) for a in argv])
     try:
         return args.run(args)
     except (SpecError, ValueError, OSError) as exc:

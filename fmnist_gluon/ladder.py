@@ -250,6 +250,10 @@ def results_markdown(summaries, command=None, machine=None):
 def write_report(out, command=None):
     """Rebuild results.json, results.md and the plots in ``out`` from the finished rung folders."""
     grouped = collect_results(out)
+    previous = os.path.join(out, "results.json")
+    if command is None and os.path.exists(previous):  # --report keeps the run's command
+        with open(previous, encoding="utf-8") as f:
+            command = json.load(f).get("command")
     summaries = {name: _summarise(rs) for name, rs in grouped.items()}
     machine = machine_info()
     report = {"command": command, "machine": machine, "summary": summaries, "runs": grouped}

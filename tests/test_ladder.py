@@ -183,3 +183,26 @@ def test_sigterm_stops_cleanly_and_the_same_command_resumes(idx_dir, tmp_path):
     result = json.loads((out / "rungs" / "bn" / "seed-0" / "result.json").read_text())
     assert [r["epoch"] for r in result["history"]["epochs"]] == list(range(1, 61))
     assert "| bn | 60 |" in (out / "results.md").read_text()
+
+
+def test_ladder_command_lists_rungs_and_rejects_unknown_ones(capsys):
+    from fmnist_gluon import cli
+
+    assert cli.main(["ladder", "--list"]) == 0
+    listed = capsys.readouterr().out.split("\n")
+    assert [line.split()[0] for line in listed if line] == list(ladder.RUNGS)
+    assert cli.main(["ladder", "--rungs", "bn,dropuot"]) == 2
+    assert "did you mean 'dropout'" in capsys.readouterr().err
+
+
+def test_report_only_rebuilds_and_keeps_the_command(tmp_path, tiny_data, capsys):
+    from fmnist_gluon import cli
+
+    train, test = tiny_data
+    out = str(tmp_path)
+    ladder.run_rung(_tiny_rung(epochs=1), train, test, out, verbose=False)
+    ladder.write_report(out, command="python examples/ablation.py --rungs bn")
+    os.remove(os.path.join(out, "results.md"))
+    assert cli.main(["ladder", "--report", "--out", out]) == 0
+    md = open(os.path.join(out, "results.md")).read()
+    assert "python examples/ablation.py --rungs bn" in md and "| bn | 1 |" in md
