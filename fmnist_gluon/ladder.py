@@ -12,10 +12,11 @@ and resumes an interrupted one from its last checkpoint; the report (``results.j
 ``results.md`` and the PNGs) is always rebuilt from those folders, so it never disagrees with
 them and two processes running disjoint rungs into one folder do not lose each other's work.
 """
+import contextlib
 import json
 import os
-import platform
 import statistics
+import sys
 import time
 from dataclasses import asdict, dataclass, field
 from difflib import get_close_matches
@@ -122,6 +123,37 @@ def rung_dir(out, name, seed):
     return os.path.join(out, "rungs", name, "seed-%d" % seed)
 
 
+class RungBusy(RuntimeError):
+    """Another process is training this rung into the same folder right now."""
+
+
+@contextlib.contextmanager
+def _rung_lock(folder):
+    """Hold an exclusive lock on a rung folder for as long as this process trains it.
+
+    Two commands may share one --out (say one runs ``--rungs dropout`` while the other runs the
+    rest); the lock makes sure they never train the same rung at once.  The lock goes with the
+    process, so a killed run never leaves a stale one behind.
+    """
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no locking
+        yield
+        return
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, ".lock"), "a+") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise RungBusy("%s is being trained by another process; it is skipped here (run "
+                           "the command again once that one is done to get it in the report)"
+                           % folder) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
 def _check_config(folder, cfg):
     """Refuse to mix runs: a rung folder belongs to exactly one configuration."""
     path = os.path.join(folder, "config.json")
@@ -143,9 +175,15 @@ def _check_config(folder, cfg):
 def run_rung(rung, train, test, out, epochs=None, seed=0, ctx=None, verbose=True):
     """Train one rung for one seed (resuming if interrupted) and return its result dict."""
     folder = rung_dir(out, rung.name, seed)
-    result_path = os.path.join(folder, "result.json")
     cfg = rung.config(epochs)
-    _check_config(folder, cfg)
+    with _rung_lock(folder):
+        _check_config(folder, cfg)
+        return _train_rung(rung, cfg, train, test, folder, seed, ctx, verbose)
+
+
+def _train_rung(rung, cfg, train, test, folder, seed, ctx, verbose):
+    """The finished result in ``folder``, or train the rung (resuming) and write it there."""
+    result_path = os.path.join(folder, "result.json")
     if os.path.exists(result_path):
         with open(result_path) as f:
             return json.load(f)
@@ -286,7 +324,11 @@ def run_ladder(rungs=None, out="runs/ladder", epochs=None, quick=False, seed=0, 
     try:
         for rung in rungs:
             for s in range(seed, seed + repeats):
-                run_rung(rung, train, test, out, epochs=epochs, seed=s, ctx=ctx, verbose=verbose)
+                try:
+                    run_rung(rung, train, test, out, epochs=epochs, seed=s, ctx=ctx,
+                             verbose=verbose)
+                except RungBusy as busy:
+                    print("skipping: %s" % busy, file=sys.stderr)
     finally:
         report = write_report(out, command=command)
     return report

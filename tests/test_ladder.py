@@ -206,3 +206,21 @@ def test_report_only_rebuilds_and_keeps_the_command(tmp_path, tiny_data, capsys)
     assert cli.main(["ladder", "--report", "--out", out]) == 0
     md = open(os.path.join(out, "results.md")).read()
     assert "python examples/ablation.py --rungs bn" in md and "| bn | 1 |" in md
+
+
+def test_a_rung_trained_by_another_process_is_skipped(tmp_path, tiny_data, capsys, monkeypatch):
+    fcntl = pytest.importorskip("fcntl")
+    train, test = tiny_data
+    out = str(tmp_path)
+    folder = ladder.rung_dir(out, "bn", 0)
+    os.makedirs(folder)
+    with open(os.path.join(folder, ".lock"), "a+") as held:  # "another process" holds the rung
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with pytest.raises(ladder.RungBusy, match="another process"):
+            ladder.run_rung(_tiny_rung(epochs=1), train, test, out, verbose=False)
+        assert not os.path.exists(os.path.join(folder, "checkpoint"))
+        monkeypatch.setattr(ladder, "load_ladder_data", lambda **kw: (train, test, None))
+        ladder.run_ladder([_tiny_rung(epochs=1)], out=out, verbose=False)
+        assert "skipping" in capsys.readouterr().err
+    ladder.run_rung(_tiny_rung(epochs=1), train, test, out, verbose=False)  # free again
+    assert os.path.exists(os.path.join(folder, "result.json"))
