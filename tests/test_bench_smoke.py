@@ -1,0 +1,123 @@
+"""Smoke test of benchmarks/bench_epoch.py on synthetic data: its pipelines train and report.
+
+No timing assertions (speed is what the script prints); this only checks that the seed's
+pipeline as reproduced there really trains, that the figures have the keys the report uses,
+and that the profile parsers read MXNet's / MKL-DNN's formats right.
+"""
+import importlib.util
+import math
+import os
+
+import numpy as np
+import pytest
+
+SCRIPT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                      "benchmarks", "bench_epoch.py")
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("bench_epoch", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _data(n, seed):
+    rng = np.random.default_rng(seed)
+    labels = np.arange(n) % 10
+    images = rng.integers(0, 60, size=(n, 28, 28), dtype=np.uint8)
+    # A learnable signal: a bright square whose position depends on the class.
+    for k in range(10):
+        r, c = divmod(k, 5)
+        images[labels == k, 4 + 10 * r:12 + 10 * r, 1 + 5 * c:5 + 5 * c] = 250
+    return images, labels
+
+
+TIMING_KEYS = {"seconds", "train_seconds", "test_eval_seconds", "train_images", "test_images",
+               "loss", "train_accuracy", "test_accuracy"}
+
+
+def test_seed_pipeline_trains_and_reports(bench):
+    x, y = _data(256, 0)
+    xt, yt = _data(64, 1)
+    stats = bench.seed_epoch(x, y, xt, yt, batch_size=16, seed=1)
+    assert TIMING_KEYS | {"train_eval_seconds"} <= set(stats)
+    assert stats["train_images"] == 256 and stats["test_images"] == 64
+    # It learned: the epoch's mean loss is below chance level (ln 10) and, after 16 steps, the
+    # accuracy passes find the class signal well above chance (10%).
+    assert math.isfinite(stats["loss"]) and 0 < stats["loss"] < math.log(10)
+    assert 0.2 < stats["train_accuracy"] <= 1 and 0.2 < stats["test_accuracy"] <= 1
+    parts = stats["train_seconds"] + stats["train_eval_seconds"] + stats["test_eval_seconds"]
+    assert stats["seconds"] == pytest.approx(parts, rel=1e-6)
+
+
+def test_seed_dataset_is_the_seed_transform(bench):
+    x, y = _data(4, 0)
+    data, label = bench._seed_dataset(x, y)[2]
+    assert data.shape == (1, 28, 28) and data.dtype == np.float32
+    np.testing.assert_allclose(data.asnumpy()[0], x[2] / 255.0, rtol=1e-6)
+    assert label.dtype == np.float32 and float(label) == y[2]
+
+
+def test_fit_pipeline_reports_the_same_keys(bench):
+    x, y = _data(256, 0)
+    xt, yt = _data(64, 1)
+    stats, net = bench.fit_epoch(x, y, xt, yt, batch_size=32, seed=0)
+    assert TIMING_KEYS <= set(stats)
+    assert math.isfinite(stats["loss"]) and stats["train_seconds"] > 0
+    assert net(bench.nd.array(x[:2, None] / 255.0)).shape == (2, 10)
+
+
+def test_operator_table_parser(bench):
+    header = ("Name                          Total Count        Time (ms)    Min Time (ms)    "
+              "Max Time (ms)    Avg Time (ms)")
+    rule = "----  -----------  ---------  -------------  -------------  -------------"
+    table = "\n".join([
+        "Profile Statistics:",
+        "MXNET_C_API",
+        "=================",
+        header,
+        rule,
+        "MXNDArraySyncCopyFromCPU      16      494.3550      2.5040      59.8070      30.8972",
+        "",
+        "operator",
+        "=================",
+        header,
+        rule,
+        "Convolution                   200      720.2310      1.1260      36.4580       3.6012",
+        "_backward_Convolution         200     1541.8571      1.6010     102.6260       7.7093",
+        "multi_sgd_update              300      223.4150      0.0050      24.9260       0.7447",
+    ])
+    rows = bench._operator_rows(table)
+    assert [r[0] for r in rows] == ["_backward_Convolution", "Convolution", "multi_sgd_update"]
+    assert rows[0][1:] == (200, pytest.approx(1541.8571))
+    assert bench._category("_backward_Convolution") == "convolution"
+    assert bench._category("multi_sgd_update") == "optimizer update"
+
+
+def test_mkldnn_problem_macs_match_the_summary(bench):
+    import fmnist_gluon
+
+    rows = fmnist_gluon.summary("baseline", print_fn=None).rows
+    conv2 = bench._primitive_macs(
+        "convolution", "mb128_ic64oc64_ih14oh12kh3sh1dh0ph0_iw14ow12kw3sw1dw0pw0")
+    dense = bench._primitive_macs("inner_product", "mb128ic2304oc256")
+    assert conv2 == 128 * rows[3].macs
+    assert dense == 128 * rows[7].macs
+    assert bench._primitive_macs("eltwise", "128x64x28x28") == 0
+
+
+def test_pool_before_relu_is_the_same_function(bench):
+    import mxnet as mx
+
+    import fmnist_gluon
+
+    a, b = fmnist_gluon.build_cnn("baseline"), bench.pool_before_relu_net()
+    a.initialize(mx.init.Xavier())
+    b.initialize()
+    x = mx.nd.array(_data(8, 0)[0][:, None] / 255.0)
+    a(x), b(x)
+    for pa, pb in zip(a.collect_params().values(), b.collect_params().values()):
+        pb.set_data(pa.data())
+    np.testing.assert_allclose(a(x).asnumpy(), b(x).asnumpy(), rtol=1e-5, atol=1e-6)
