@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
 # Set up everything (data package, .venv, package) and run the ablation ladder.
-# Default: the quick ladder (a few minutes). Arguments go to examples/ablation.py, e.g.
-#   bash scripts/ablation.sh --full --out runs/full
+#   bash scripts/ablation.sh                 the quick ladder (a subset, a few minutes)
+#   bash scripts/ablation.sh --full          the seed's full ladder (50/50/50/100 epochs)
+# Other arguments go to examples/ablation.py, e.g. `--full --rungs bn,dropout --out runs/bn`.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup-env.sh"
-if [ "$#" -eq 0 ]; then set -- --quick; fi
-exec python examples/ablation.py "$@"
+args=()
+quick="--quick"
+for a in "$@"; do
+  if [ "$a" = "--full" ]; then quick=""; else args+=("$a"); fi
+done
+exec python examples/ablation.py $quick "${args[@]+"${args[@]}"}"
