@@ -17,4 +17,4 @@ import sys
 from fmnist_gluon.cli import main
 
 if __name__ == "__main__":
-    sys.exit(main(["ladder"] + sys.argv[1:], prog="python examples/ablation.py"))
+    sys.exit(main(sys.argv[1:], prog="python examples/ablation.py", command="ladder"))

@@ -142,10 +142,15 @@ def build_parser(prog="fmnist-gluon"):
     return parser
 
 
-def main(argv=None, prog="fmnist-gluon"):
-    """Run the command line ``argv`` (default: sys.argv[1:]); return the exit status."""
+def main(argv=None, prog="fmnist-gluon", command=None):
+    """Run the command line ``argv`` (default: sys.argv[1:]); return the exit status.
+
+    ``command`` fixes the subcommand for a script that is one of them (examples/ablation.py is
+    ``main(argv, "python examples/ablation.py", command="ladder")``); ``argv`` then holds only
+    its options, and the command line recorded in reports is ``prog`` + ``argv``.
+    """
     argv = sys.argv[1:] if argv is None else list(argv)
-    args = build_parser(prog).parse_args(argv)
+    args = build_parser(prog).parse_args(([command] if command else []) + argv)
     args.command_line = " ".join([prog] + [shlex.quote(a) for a in argv])
     try:
         return args.run(args)

@@ -174,6 +174,8 @@ def test_sigterm_stops_cleanly_and_the_same_command_resumes(idx_dir, tmp_path):
     assert proc.returncode == 130, err.decode()
     assert b"run the same command again" in err
     assert (out / "results.md").exists()
+    recorded = json.loads((out / "results.json").read_text())["command"]
+    assert recorded == "python examples/ablation.py --rungs bn --epochs 60 --out %s --quiet" % out
     assert not (out / "rungs" / "bn" / "seed-0" / "result.json").exists()
     stopped_at = json.loads(checkpoint.read_text())["epoch"]
     assert 1 <= stopped_at < 60
