@@ -547,14 +547,9 @@ ENV_SWEEP = [
 ]
 
 def pool_before_relu_net():
-    """The baseline with each max-pool moved before its ReLU: the same function (max and ReLU
-    commute; gradients too), but the ReLU runs on 4x fewer values. build_cnn does not do this."""
-    nn = gluon.nn
-    net = nn.HybridSequential()
-    net.add(nn.Conv2D(64, 3, padding=1), nn.MaxPool2D(2, 2), nn.Activation("relu"),
-            nn.Conv2D(64, 3), nn.MaxPool2D(2, 2), nn.Activation("relu"), nn.Flatten(),
-            nn.Dense(256, activation="relu"), nn.Dense(64, activation="relu"), nn.Dense(10))
-    return net
+    """The baseline with each max-pool moved before its ReLU (``pool_before_activation``): the
+    same function, forward and backward, but the ReLU runs on 4x fewer values."""
+    return fmnist_gluon.build_cnn(fmnist_gluon.pool_before_activation("baseline"))
 
 
 # (label, fit keyword arguments): these need no fresh process; run in this one.

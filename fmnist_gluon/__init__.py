@@ -15,7 +15,8 @@ if sys.version_info >= (3, 12):  # fail before MXNet does, with a message that s
 __version__ = "0.1.0"
 
 # Public API (each module adds its names here).
-from .spec import SpecError, parse_spec, PRESETS, from_seed_tuples, spec_to_json, trace_shapes, seed_spec
+from .spec import (SpecError, parse_spec, PRESETS, from_seed_tuples, spec_to_json, trace_shapes, seed_spec,
+                   pool_before_activation)
 from .model import build_cnn, summary
 from .data import Dataset, load_dataset, BatchIterator, train_val_split, RandomFlip, RandomCrop, RandomErasing, Compose, make_augment
 from .train import fit, evaluate, predict, History, TrainingDiverged

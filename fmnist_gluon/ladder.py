@@ -235,14 +235,18 @@ def collect_results(out):
 def _summarise(results):
     """Mean, std and the per-seed values of one rung's results."""
     best = [100 * r["best_val_accuracy"] for r in results]
+    final = [100 * r["final_val_accuracy"] for r in results]
+    std = lambda xs: statistics.stdev(xs) if len(xs) > 1 else 0.0
     return {
         "seeds": [r["seed"] for r in results],
         "best_val_accuracy_mean": statistics.mean(best),
-        "best_val_accuracy_std": statistics.stdev(best) if len(best) > 1 else 0.0,
+        "best_val_accuracy_std": std(best),
         "best_epoch": [r["best_epoch"] for r in results],
         "final_train_accuracy_mean": 100 * statistics.mean(r["final_train_accuracy"] for r in results),
-        "final_val_accuracy_mean": 100 * statistics.mean(r["final_val_accuracy"] for r in results),
+        "final_val_accuracy_mean": statistics.mean(final),
+        "final_val_accuracy_std": std(final),
         "train_seconds_mean": statistics.mean(r["train_seconds"] for r in results),
+        "session_seconds_mean": statistics.mean(r["session_seconds"] for r in results),
         "epochs": results[0]["config"]["epochs"],
         "params": results[0]["params"],
         "seed_reference": SEED_REFERENCE.get(results[0]["rung"]),
@@ -251,10 +255,11 @@ def _summarise(results):
     }
 
 
-def _fmt_acc(s):
+def _fmt_acc(s, which="best"):
+    mean, std = s[which + "_val_accuracy_mean"], s.get(which + "_val_accuracy_std", 0.0)
     if len(s["seeds"]) > 1:
-        return "%.2f ± %.2f" % (s["best_val_accuracy_mean"], s["best_val_accuracy_std"])
-    return "%.2f" % s["best_val_accuracy_mean"]
+        return "%.2f ± %.2f" % (mean, std)
+    return "%.2f" % mean
 
 
 def results_markdown(summaries, command=None, machine=None):
@@ -265,23 +270,25 @@ def results_markdown(summaries, command=None, machine=None):
     if machine:
         lines += ["Machine: %s" % ", ".join("%s %s" % kv for kv in machine.items()), ""]
     lines += [
-        "| rung | epochs | params | best val acc % | epoch of best | final train acc % "
-        "| train time | seed's best % |",
-        "|---|---|---|---|---|---|---|---|",
+        "| rung | epochs | params | best val acc % | epoch of best | final val acc % "
+        "| final train acc % | train time | seed's best % |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for name, s in summaries.items():
         ref = s["seed_reference"]
-        lines.append("| %s | %d | %s | %s | %s | %.2f | %.1f min | %s |" % (
+        lines.append("| %s | %d | %s | %s | %s | %s | %.2f | %.1f min | %s |" % (
             name, s["epochs"], format(s["params"], ","), _fmt_acc(s),
-            ", ".join(str(e) for e in s["best_epoch"]), s["final_train_accuracy_mean"],
+            ", ".join(str(e) for e in s["best_epoch"]), _fmt_acc(s, "final"),
+            s["final_train_accuracy_mean"],
             s["train_seconds_mean"] / 60, "%.2f" % ref if ref is not None else "–"))
     sizes = {(s.get("train_size"), s.get("val_size")) for s in summaries.values()}
     if len(sizes) == 1 and None not in next(iter(sizes)):
         n_train, n_val = sizes.pop()
         lines += ["", "Trained on %s images; validation = %s test images (the seed post used the "
                   "60,000 / 10,000 of the full set)." % (format(n_train or 0, ","), format(n_val or 0, ","))]
-    lines += ["'best' = the best epoch's validation accuracy; train time is per seed "
-              "(training plus the validation pass of every epoch)."]
+    lines += ["'best' = the best epoch's validation accuracy (picked on the validation set); "
+              "'final' = the last epoch's, which involves no choice; with several seeds, mean ± "
+              "std. Train time is per seed (training plus the validation pass of every epoch)."]
     return "\n".join(lines) + "\n"
 
 

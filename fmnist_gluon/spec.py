@@ -62,7 +62,8 @@ from decimal import Decimal
 import yaml
 
 __all__ = ["SpecError", "parse_spec", "trace_shapes", "from_seed_tuples", "seed_spec",
-           "spec_to_json", "spec_to_shorthand", "LAYER_KINDS", "PRESETS"]
+           "spec_to_json", "spec_to_shorthand", "pool_before_activation", "LAYER_KINDS",
+           "PRESETS"]
 
 DEFAULT_INPUT_SHAPE = (1, 28, 28)
 
@@ -593,6 +594,31 @@ def spec_to_json(spec, input_shape=DEFAULT_INPUT_SHAPE):
 def spec_to_shorthand(spec, input_shape=DEFAULT_INPUT_SHAPE):
     """The shorthand string of ``spec`` (canonical layers, defaults left out)."""
     return "-".join(_to_token(layer) for layer in parse_spec(spec, input_shape))
+
+
+# Activations that never decrease: max(f(a), f(b)) == f(max(a, b)), so a max-pool commutes with
+# them (leakyrelu and elu only allow alpha >= 0, which keeps them non-decreasing).
+NON_DECREASING = ("relu", "leakyrelu", "elu", "selu", "sigmoid", "tanh", "softrelu", "softsign")
+
+
+def pool_before_activation(spec, input_shape=DEFAULT_INPUT_SHAPE):
+    """``spec`` (canonical list) with every max-pool that directly follows a non-decreasing
+    activation moved in front of it.
+
+    The network computes exactly the same function, forward and backward, but the activation
+    then runs on the pooled map (a quarter of the size after a 2x2 pool). On the seed's baseline
+    this makes a training epoch about 9% faster (docs/performance.md); the fast recipe is written
+    in this order. GELU and swish dip below zero and are left alone.
+    """
+    layers = parse_spec(spec, input_shape)
+    out = []
+    for entry in layers:
+        if (entry["type"] == "pool" and entry["kind"] == "max" and out
+                and out[-1]["type"] in NON_DECREASING):
+            out.insert(len(out) - 1, entry)
+        else:
+            out.append(entry)
+    return out
 
 
 # --- the seed notebook's tuple form and the seed family ------------------------------------------

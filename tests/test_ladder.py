@@ -145,8 +145,13 @@ def test_report_files_from_finished_rungs(tmp_path, tiny_data):
         assert os.path.getsize(os.path.join(out, name)) > 0, name
     s = report["summary"]["bn"]
     assert s["seeds"] == [0, 1] and s["seed_reference"] == 93.31
+    finals = [100 * r["final_val_accuracy"] for r in report["runs"]["bn"]]
+    assert s["final_val_accuracy_mean"] == pytest.approx(sum(finals) / 2)
+    assert s["final_val_accuracy_std"] == pytest.approx(abs(finals[0] - finals[1]) / 2 ** 0.5)
     md = open(os.path.join(out, "results.md")).read()
-    assert "| bn |" in md and "±" in md and "93.31" in md
+    row = next(line for line in md.splitlines() if line.startswith("| bn |"))
+    assert row.count("±") == 2 and "93.31" in row  # best and final: mean ± std over the seeds
+    assert "%.2f ± %.2f" % (s["final_val_accuracy_mean"], s["final_val_accuracy_std"]) in row
     with open(os.path.join(out, "results.json")) as f:
         assert json.load(f)["summary"]["bn"]["best_val_accuracy_mean"] == pytest.approx(
             s["best_val_accuracy_mean"])

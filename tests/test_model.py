@@ -192,3 +192,25 @@ def test_build_rejects_bad_specs_before_making_blocks():
         build_cnn("conv8k9", input_shape=(1, 8, 8))
     with pytest.raises(SpecError, match="units == classes == 10"):
         build_cnn("conv8k3-dense5")
+
+
+@pytest.mark.parametrize("spec", ["baseline", "bn", "conv16k3p1-bn-lrelu0.2-pool2-conv16k3-bn-lrelu0.2-pool2-dense32-relu",
+                                  "conv8k3p1-elu-pool2-tanh-pool2-conv4k3-sigmoid-pool2"])
+def test_pool_before_activation_computes_the_same_function(spec):
+    from fmnist_gluon import pool_before_activation
+
+    original, moved = initialized(spec), build_cnn(pool_before_activation(spec))
+    moved.initialize()
+    for a, b in zip(original.collect_params().values(), moved.collect_params().values()):
+        b.set_data(a.data())  # same parameters, in the same order
+    x = mx.nd.random.normal(shape=(4, 1, 28, 28))
+    grads = []
+    for net in (original, moved):
+        with mx.autograd.record():
+            out = net(x)
+            loss = (out * mx.nd.arange(10)).sum()
+        loss.backward()
+        grads.append([p.grad().asnumpy() for p in net.collect_params().values() if p.grad_req != "null"])
+    np.testing.assert_allclose(moved(x).asnumpy(), original(x).asnumpy(), rtol=1e-5, atol=1e-6)
+    for g0, g1 in zip(*grads):
+        np.testing.assert_allclose(g1, g0, rtol=1e-4, atol=1e-6)

@@ -366,3 +366,14 @@ def test_seed_spec_validates_its_arguments():
 
 def test_spec_error_is_a_value_error():
     assert issubclass(SpecError, ValueError)
+
+
+def test_pool_before_activation_moves_max_pools_in_front_of_non_decreasing_activations():
+    from fmnist_gluon import pool_before_activation
+
+    moved = pool_before_activation("conv8k3p1-bn-relu-pool2-conv8k3-lrelu0.1-pool2-dense16-relu")
+    assert spec_to_shorthand(moved) == "conv8k3p1-bn-pool2-relu-conv8k3-pool2-leakyrelu0.1-flatten-dense16-relu"
+    # GELU and swish are not monotonic, average pools do not commute with any of these: unchanged
+    for text in ("conv8k3-gelu-pool2", "conv8k3-swish-pool2", "conv8k3-relu-avgpool2", "conv8k3-relu-bn-pool2"):
+        assert pool_before_activation(text) == parse_spec(text)
+    assert trace_shapes(moved)[-1] == trace_shapes("conv8k3p1-bn-relu-pool2-conv8k3-lrelu0.1-pool2-dense16-relu")[-1]
