@@ -82,6 +82,10 @@ RUNGS = {
              description="dropout rung with 128 filters per conv"),
         Rung("augment", "dropout", "adam", 1e-3, epochs=100, augment="flip,crop2",
              description="dropout rung + random flips and 2-pixel padded crops"),
+        Rung("best", "best", "nag", 0.1, wd=5e-4, epochs=40, augment="flip,crop2",
+             lr_scheduler={"type": "cosine", "warmup_epochs": 2},
+             optimizer_params={"momentum": 0.9},
+             description="recipe: 6-conv VGG-style net, flips + crops, Nesterov SGD, cosine"),
     )
 }
 
@@ -232,6 +236,13 @@ def collect_results(out):
     return grouped
 
 
+def _last_half(result):
+    """(mean, sd) in percent of one run's validation accuracy over its last half of epochs."""
+    accs = [100 * e["val_accuracy"] for e in result["history"]["epochs"]]
+    tail = accs[len(accs) // 2:]
+    return statistics.mean(tail), (statistics.stdev(tail) if len(tail) > 1 else 0.0)
+
+
 def _summarise(results):
     """Mean, std and the per-seed values of one rung's results."""
     best = [100 * r["best_val_accuracy"] for r in results]
@@ -245,6 +256,9 @@ def _summarise(results):
         "final_train_accuracy_mean": 100 * statistics.mean(r["final_train_accuracy"] for r in results),
         "final_val_accuracy_mean": statistics.mean(final),
         "final_val_accuracy_std": std(final),
+        # how noisy "best" is: the spread of val accuracy over the last half of the epochs
+        "last_half_val_accuracy_mean": statistics.mean(_last_half(r)[0] for r in results),
+        "last_half_val_accuracy_sd": statistics.mean(_last_half(r)[1] for r in results),
         "train_seconds_mean": statistics.mean(r["train_seconds"] for r in results),
         "session_seconds_mean": statistics.mean(r["session_seconds"] for r in results),
         "epochs": results[0]["config"]["epochs"],

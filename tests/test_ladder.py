@@ -145,6 +145,9 @@ def test_report_files_from_finished_rungs(tmp_path, tiny_data):
         assert os.path.getsize(os.path.join(out, name)) > 0, name
     s = report["summary"]["bn"]
     assert s["seeds"] == [0, 1] and s["seed_reference"] == 93.31
+    halves = [[100 * e["val_accuracy"] for e in r["history"]["epochs"]][1:] for r in report["runs"]["bn"]]
+    assert s["last_half_val_accuracy_mean"] == pytest.approx(sum(h[0] for h in halves) / 2)
+    assert s["last_half_val_accuracy_sd"] == 0.0  # one epoch in each last half
     finals = [100 * r["final_val_accuracy"] for r in report["runs"]["bn"]]
     assert s["final_val_accuracy_mean"] == pytest.approx(sum(finals) / 2)
     assert s["final_val_accuracy_std"] == pytest.approx(abs(finals[0] - finals[1]) / 2 ** 0.5)

@@ -96,7 +96,7 @@ def test_activations_compute_what_their_names_say(layer_type):
     np.testing.assert_allclose(got, reference(layer_type, x.astype(np.float64)), rtol=1e-4, atol=1e-5)
 
 
-@pytest.mark.parametrize("name", sorted(PRESETS))
+@pytest.mark.parametrize("name", ["baseline", "bn", "dropout", "leaky", "wide"])
 def test_seed_ladder_networks_build_and_run(name):
     net = initialized(name)
     x = mx.nd.random.uniform(shape=(5, 1, 28, 28))
