@@ -16,7 +16,7 @@ import signal
 import sys
 
 from .model import summary
-from .spec import SpecError, parse_spec, spec_to_json
+from .spec import PRESETS, SpecError, parse_spec, spec_to_json
 
 EXIT_USAGE = 2  # argparse's status for bad usage; we use it for every input error
 
@@ -45,7 +45,7 @@ def positive_int(text):
 
 
 def configure_summary(parser):
-    parser.add_argument("spec", help="a preset name (baseline, bn, dropout, leaky, wide), a .json/"
+    parser.add_argument("spec", help="a preset name (%s), a .json/" % ", ".join(PRESETS) +
                         ".yaml/.yml file, or a shorthand string such as conv64k3p1-relu-pool2-dense10")
     parser.add_argument("--input-shape", type=input_shape, default=(1, 28, 28), metavar="C,H,W",
                         help="input shape per image (default: 1,28,28)")

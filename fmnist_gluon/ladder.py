@@ -34,6 +34,11 @@ from .utils import atomic_write_text, machine_info
 SEED_REFERENCE = {"baseline": 92.42, "adam": 93.05, "bn": 93.31, "dropout": 94.39}
 
 
+# Fields added after rung folders were first written: left out of a rung's config while they
+# hold their default, so folders from before (docs/results/full) still match their rungs.
+_ADDED_FIELDS = {"label_smoothing": 0.0}
+
+
 @dataclass(frozen=True)
 class Rung:
     """One experiment of the ladder; every field is plain data so it can be saved as JSON."""
@@ -49,6 +54,7 @@ class Rung:
     lr_scheduler: object = None  # None, or a schedule spec accepted by train.fit
     init_magnitude: float = 2.24  # the seed notebook's Xavier magnitude
     optimizer_params: dict = field(default_factory=dict)
+    label_smoothing: float = 0.0
     description: str = ""
 
     @property
@@ -59,6 +65,9 @@ class Rung:
     def config(self, epochs=None):
         """The rung as JSON-able data, with ``epochs`` overridden when given."""
         cfg = asdict(self)
+        for key, default in _ADDED_FIELDS.items():  # rung folders written before they existed
+            if cfg[key] == default:
+                del cfg[key]
         cfg["spec"] = parse_spec(self.spec, classes=10)
         if epochs is not None:
             cfg["epochs"] = int(epochs)
@@ -82,6 +91,10 @@ RUNGS = {
              description="dropout rung with 128 filters per conv"),
         Rung("augment", "dropout", "adam", 1e-3, epochs=100, augment="flip,crop2",
              description="dropout rung + random flips and 2-pixel padded crops"),
+        Rung("fast", "fast", "nag", 0.1, wd=5e-4, epochs=11, augment="flip",
+             lr_scheduler={"type": "cosine", "warmup_epochs": 1},
+             optimizer_params={"momentum": 0.9}, label_smoothing=0.1,
+             description="recipe: 94% in under 5 min on 2 cores (OMP_NUM_THREADS=2)"),
         Rung("best", "best", "nag", 0.1, wd=5e-4, epochs=40, augment="flip,crop2",
              lr_scheduler={"type": "cosine", "warmup_epochs": 2},
              optimizer_params={"momentum": 0.9},
@@ -197,7 +210,7 @@ def _train_rung(rung, cfg, train, test, folder, seed, ctx, verbose):
         net, train, val=test, epochs=cfg["epochs"], optimizer=rung.optimizer, lr=rung.lr,
         wd=rung.wd, batch_size=rung.batch_size, ctx=ctx, init_magnitude=rung.init_magnitude,
         seed=seed, lr_scheduler=rung.lr_scheduler, augment=rung.augment,
-        optimizer_params=dict(rung.optimizer_params) or None,
+        optimizer_params=dict(rung.optimizer_params) or None, label_smoothing=rung.label_smoothing,
         checkpoint_dir=os.path.join(folder, "checkpoint"), verbose=verbose,
     )
     last = history.epochs[-1]

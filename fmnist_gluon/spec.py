@@ -730,9 +730,13 @@ PRESETS = {
 }
 
 # Recipes (docs/performance.md), written with each max-pool before its ReLU
-# (pool_before_activation's order: the same function, computed faster). "best" is the most
-# accurate network trained here: three VGG-style stages of two 3x3 convs with BatchNorm.
+# (pool_before_activation's order: the same function, computed faster). "fast" reaches 94% test
+# accuracy in under 5 minutes on 2 cores: one conv at 28x28, pooled at once, two at 14x14 and
+# two unpadded ones at 7x7 -> 5x5 -> 3x3 (14.5 M MACs per image). "best" is the most accurate
+# network trained here: three VGG-style stages of two 3x3 convs with BatchNorm.
 RECIPE_SHORTHAND = {
+    "fast": "conv32k3p1-pool2-bn-relu-conv64k3p1-bn-relu-conv64k3p1-bn-pool2-relu-"
+            "conv128k3-bn-relu-conv128k3-bn-relu-dense256-bn-relu",
     "best": "conv32k3p1-bn-relu-conv32k3p1-bn-pool2-relu-"
             "conv64k3p1-bn-relu-conv64k3p1-bn-pool2-relu-drop0.2-"
             "conv128k3p1-bn-relu-conv128k3p1-bn-pool2-relu-drop0.2-dense256-bn-relu-drop0.4",

@@ -909,6 +909,19 @@ def _weights_norm(net, ctx):
     return nd.add_n(*norms) if len(norms) > 1 else norms[0]
 
 
+def smoothed_cross_entropy(epsilon):
+    """Softmax cross-entropy against smoothed one-hot labels (MXNet's SoftmaxCrossEntropyLoss
+    with ``sparse_label=False``): the true class weighs ``1 - epsilon + epsilon / K``, every
+    other class ``epsilon / K``. Called like the sparse loss, ``loss(outputs, labels)``."""
+    dense = gluon.loss.SoftmaxCrossEntropyLoss(sparse_label=False)
+
+    def loss(outputs, labels):
+        k = outputs.shape[-1]
+        return dense(outputs, nd.one_hot(labels, k, on_value=1 - epsilon + epsilon / k,
+                                          off_value=epsilon / k))
+    return loss
+
+
 def _train_epoch(net, it, trainer, loss_fn, metrics, progress, log_every):
     """One pass over ``it``.
 
@@ -968,7 +981,8 @@ def fit(net, train, val=None, epochs=10, optimizer="sgd", lr=0.1, wd=0.0, batch_
         ctx=None, metrics="accuracy", init="xavier", init_magnitude=3.0, seed=None,
         lr_scheduler=None, hybridize=True, checkpoint_dir=None, resume=True, early_stopping=None,
         restore_best=False, monitor="val_accuracy", augment=None, verbose=True,
-        optimizer_params=None, on_nan="stop", kvstore="device", log_every=50):
+        optimizer_params=None, on_nan="stop", kvstore="device", log_every=50,
+        label_smoothing=0.0):
     """Train ``net`` with softmax cross-entropy and return its :class:`History`.
 
     Parameters (the less obvious ones):
@@ -999,6 +1013,10 @@ def fit(net, train, val=None, epochs=10, optimizer="sgd", lr=0.1, wd=0.0, batch_
     on_nan : "stop" (default: stop, keep the last good weights and checkpoint, set
         ``history.stopped_reason``, warn) or "raise" (the same, then raise TrainingDiverged).
     log_every : batches between host syncs (progress bar refresh and the non-finite check).
+    label_smoothing : train against labels smoothed by this amount (as Keras's
+        ``label_smoothing``: the true class gets ``1 - e + e/K``, the others ``e/K``).
+        ``train_loss`` is then the smoothed loss being minimised, as in Keras; ``val_loss``
+        stays the plain cross-entropy.
     """
     if not isinstance(epochs, numbers.Integral) or epochs < 0:
         raise ValueError("epochs: expected a non-negative integer, got %r" % (epochs,))
@@ -1008,6 +1026,9 @@ def fit(net, train, val=None, epochs=10, optimizer="sgd", lr=0.1, wd=0.0, batch_
         raise ValueError("seed: expected None or a non-negative integer, got %r" % (seed,))
     if not isinstance(log_every, numbers.Integral) or log_every < 1:
         raise ValueError("log_every: expected a positive integer, got %r" % (log_every,))
+    if not (isinstance(label_smoothing, numbers.Real) and 0 <= label_smoothing < 1):
+        raise ValueError("label_smoothing: expected a number in [0, 1), e.g. 0.1, got %r"
+                         % (label_smoothing,))
     batch_size = _check_batch_size(batch_size)
     _check_optimizer(optimizer, optimizer_params, lr_scheduler)
     progress = _Progress(verbose, int(epochs))
@@ -1041,6 +1062,7 @@ def fit(net, train, val=None, epochs=10, optimizer="sgd", lr=0.1, wd=0.0, batch_
     scheduler = make_lr_scheduler(lr_scheduler, lr, epochs, len(train_it))
     trainer = _make_trainer(net, optimizer, lr, wd, optimizer_params, scheduler, kvstore)
     loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
+    train_loss_fn = smoothed_cross_entropy(label_smoothing) if label_smoothing else loss_fn
 
     history = History(monitor=tracker.key, meta={
         "seed": int(seed), "batch_size": batch_size,
@@ -1066,7 +1088,7 @@ def fit(net, train, val=None, epochs=10, optimizer="sgd", lr=0.1, wd=0.0, batch_
             train_it.epoch = epoch  # shuffle and augmentation: a function of (seed, epoch)
             progress.start(epoch + 1, len(train_it))
             tic = time.perf_counter()
-            row, problem = _train_epoch(net, train_it, trainer, loss_fn, train_metrics,
+            row, problem = _train_epoch(net, train_it, trainer, train_loss_fn, train_metrics,
                                         progress, log_every)
             if problem:
                 progress.close()

@@ -121,3 +121,20 @@ def test_pool_before_relu_is_the_same_function(bench):
     for pa, pb in zip(a.collect_params().values(), b.collect_params().values()):
         pb.set_data(pa.data())
     np.testing.assert_allclose(a(x).asnumpy(), b(x).asnumpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_train_spec_script_trains_the_given_settings(idx_dir, monkeypatch, capsys):
+    """benchmarks/train_spec.py (the recipe search's tool) passes its options to fit."""
+    monkeypatch.setenv("FMNIST_GLUON_DATA", str(idx_dir))
+    path = os.path.join(os.path.dirname(SCRIPT), "train_spec.py")
+    spec = importlib.util.spec_from_file_location("train_spec", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    history = module.main(["conv4k3-pool2-relu-dense10", "--opt", "nag", "--mom", "0.9",
+                           "--lr", "0.05", "--epochs", "2", "--bs", "16", "--aug", "flip",
+                           "--sched", '{"type": "cosine", "warmup_epochs": 1}'])
+    assert [e["epoch"] for e in history.epochs] == [1, 2]
+    assert history.meta["seed"] == 0
+    line = capsys.readouterr().out
+    assert "opt=nag mom=0.9 lr=0.05" in line and "aug=flip" in line
+    assert "final %.2f" % (100 * history.epochs[-1]["val_accuracy"]) in line

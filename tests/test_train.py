@@ -561,3 +561,39 @@ def test_verbose_levels_print(capfd):
     quick_fit(epochs=1, verbose=1)
     out, err = capfd.readouterr()
     assert "epoch 1/1" in err and "8/8" in err
+
+
+# ---------------------------------------------------------------------------------------------
+# label smoothing
+# ---------------------------------------------------------------------------------------------
+
+def test_smoothed_cross_entropy_matches_its_formula():
+    from fmnist_gluon.train import smoothed_cross_entropy
+
+    rng = np.random.default_rng(0)
+    logits, labels = rng.normal(size=(6, 5)), np.array([0, 1, 2, 3, 4, 2])
+    logp = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+    eps = 0.2
+    expected = -(1 - eps) * logp[np.arange(6), labels] - eps * logp.mean(axis=1)
+    got = smoothed_cross_entropy(eps)(mx.nd.array(logits), mx.nd.array(labels)).asnumpy()
+    np.testing.assert_allclose(got, expected, rtol=1e-5)
+    plain = mx.gluon.loss.SoftmaxCrossEntropyLoss()(mx.nd.array(logits), mx.nd.array(labels))
+    np.testing.assert_allclose(smoothed_cross_entropy(0.0)(mx.nd.array(logits), mx.nd.array(labels))
+                               .asnumpy(), plain.asnumpy(), rtol=1e-6)
+
+
+def test_label_smoothing_changes_training_not_the_validation_loss():
+    net_a, plain = quick_fit(epochs=2)
+    net_b, smooth = quick_fit(epochs=2, label_smoothing=0.3)
+    assert rows_without_timing(plain) != rows_without_timing(smooth)
+    # val_loss is the plain cross-entropy of the trained net, whatever it was trained with
+    again = T.evaluate(net_b, VAL, ctx=mx.cpu(), metrics=["accuracy"])
+    assert smooth.epochs[-1]["val_loss"] == pytest.approx(again["loss"], rel=1e-5)
+    # smoothing keeps the probabilities away from 1: a larger training loss at similar accuracy
+    assert smooth.epochs[-1]["train_loss"] > plain.epochs[-1]["train_loss"]
+
+
+@pytest.mark.parametrize("bad", [-0.1, 1.0, "0.1", None])
+def test_label_smoothing_is_validated(bad):
+    with pytest.raises(ValueError, match="label_smoothing"):
+        quick_fit(epochs=1, label_smoothing=bad)
