@@ -249,31 +249,34 @@ def collect_results(out):
     return grouped
 
 
+def _std(values):
+    """Sample standard deviation, 0.0 for a single value."""
+    return statistics.stdev(values) if len(values) > 1 else 0.0
+
+
 def _last_half(result):
-    """(mean, sd) in percent of one run's validation accuracy over its last half of epochs."""
+    """Validation accuracies (percent) of one run's last half of epochs."""
     accs = [100 * e["val_accuracy"] for e in result["history"]["epochs"]]
-    tail = accs[len(accs) // 2:]
-    return statistics.mean(tail), (statistics.stdev(tail) if len(tail) > 1 else 0.0)
+    return accs[len(accs) // 2:]
 
 
 def _summarise(results):
     """Mean, std and the per-seed values of one rung's results."""
     best = [100 * r["best_val_accuracy"] for r in results]
     final = [100 * r["final_val_accuracy"] for r in results]
-    std = lambda xs: statistics.stdev(xs) if len(xs) > 1 else 0.0
+    halves = [_last_half(r) for r in results]
     return {
         "seeds": [r["seed"] for r in results],
         "best_val_accuracy_mean": statistics.mean(best),
-        "best_val_accuracy_std": std(best),
+        "best_val_accuracy_std": _std(best),
         "best_epoch": [r["best_epoch"] for r in results],
         "final_train_accuracy_mean": 100 * statistics.mean(r["final_train_accuracy"] for r in results),
         "final_val_accuracy_mean": statistics.mean(final),
-        "final_val_accuracy_std": std(final),
+        "final_val_accuracy_std": _std(final),
         # how noisy "best" is: the spread of val accuracy over the last half of the epochs
-        "last_half_val_accuracy_mean": statistics.mean(_last_half(r)[0] for r in results),
-        "last_half_val_accuracy_sd": statistics.mean(_last_half(r)[1] for r in results),
+        "last_half_val_accuracy_mean": statistics.mean(statistics.mean(h) for h in halves),
+        "last_half_val_accuracy_sd": statistics.mean(_std(h) for h in halves),
         "train_seconds_mean": statistics.mean(r["train_seconds"] for r in results),
-        "session_seconds_mean": statistics.mean(r["session_seconds"] for r in results),
         "epochs": results[0]["config"]["epochs"],
         "params": results[0]["params"],
         "seed_reference": SEED_REFERENCE.get(results[0]["rung"]),
@@ -283,7 +286,7 @@ def _summarise(results):
 
 
 def _fmt_acc(s, which="best"):
-    mean, std = s[which + "_val_accuracy_mean"], s.get(which + "_val_accuracy_std", 0.0)
+    mean, std = s[which + "_val_accuracy_mean"], s[which + "_val_accuracy_std"]
     if len(s["seeds"]) > 1:
         return "%.2f ± %.2f" % (mean, std)
     return "%.2f" % mean
