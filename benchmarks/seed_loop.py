@@ -1,0 +1,136 @@
+#!/usr/bin/env python
+"""Train a seed ladder rung with the seed's own pipeline, to tell our numbers from the seed's.
+
+Issue 5 asks why the ladder lands below the seed post. This script removes fmnist_gluon's
+training code from the comparison: it trains the rung's network with the seed notebook's loop
+(the one ``bench_epoch.py`` times for one epoch): an ``ArrayDataset`` with the per-sample
+``transform`` through a shuffled ``DataLoader`` of 128, the network never hybridized, Xavier
+magnitude 2.24, ``gluon.Trainer`` with the rung's optimizer, learning rate and wd 1e-6,
+``trainer.step(data.shape[0])``, and the seed's argmax accuracy on the test set after every
+epoch. Only the layers come from ``build_cnn(rung.spec)``: the same Gluon blocks the seed's
+``nn.Sequential`` held (a ``HybridSequential`` that is not hybridized runs imperatively).
+
+    python benchmarks/seed_loop.py bn --seed 1 --out runs/seed-loop/bn-seed-1.json
+    python benchmarks/seed_loop.py adam --epochs 5 --train-size 5000   # a short look
+
+The seed also ran an accuracy pass over the training set every epoch. It does not change the
+network (prediction mode: no BatchNorm statistics, no dropout), only the random stream of the
+next shuffles, so it is off unless ``--train-accuracy`` is given. The JSON (written atomically
+after every epoch, so an interrupted run keeps its epochs) holds the settings and the test
+accuracy of every epoch; the last line printed is the summary: best (epoch), final, and the
+mean ± sd of the last half of the epochs.
+"""
+import argparse
+import json
+import os
+import random
+import statistics
+import sys
+import time
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(1, os.path.dirname(HERE))  # run from a checkout without installing the package
+
+from bench_epoch import _seed_accuracy, _seed_dataset  # noqa: E402  (the seed's pipeline)
+from fmnist_gluon import build_cnn, load_dataset  # noqa: E402
+from fmnist_gluon.ladder import RUNGS, SEED_LADDER  # noqa: E402
+from fmnist_gluon.utils import atomic_write_text  # noqa: E402
+
+import mxnet as mx  # noqa: E402
+from mxnet import autograd, gluon  # noqa: E402
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("rung", choices=SEED_LADDER, help="a rung of the seed's ladder")
+    p.add_argument("--epochs", type=int, help="default: the rung's (50 or 100)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--train-size", type=int, help="train on the first N images (default: all)")
+    p.add_argument("--train-accuracy", action="store_true",
+                   help="also run the seed's accuracy pass over the training set each epoch")
+    p.add_argument("--out", help="JSON file for the settings and per-epoch accuracies")
+    return p.parse_args(argv)
+
+
+def summarise(test_accuracy):
+    """Best (1-based epoch), final, and the last half's mean and sd of a list of accuracies."""
+    best = max(range(len(test_accuracy)), key=test_accuracy.__getitem__)
+    half = test_accuracy[len(test_accuracy) // 2:]
+    return {"best": test_accuracy[best], "best_epoch": best + 1, "final": test_accuracy[-1],
+            "last_half_mean": statistics.fmean(half),
+            "last_half_sd": statistics.stdev(half) if len(half) > 1 else 0.0}
+
+
+def train(rung, train_set, test_set, epochs, seed, train_accuracy=False, ctx=None, report=None,
+          net=None):
+    """The seed's loop for ``epochs`` epochs; calls ``report(record)`` after every epoch.
+
+    ``net``: an initialised network to train instead of a fresh ``build_cnn(rung.spec)`` (the
+    tests give ``fit`` and this loop the same starting weights).
+    """
+    ctx = ctx or mx.cpu()
+    random.seed(seed)
+    np.random.seed(seed)  # the DataLoader's shuffle
+    mx.random.seed(seed)  # the initial weights and dropout masks
+    train_data = gluon.data.DataLoader(_seed_dataset(*train_set), rung.batch_size, shuffle=True)
+    test_data = gluon.data.DataLoader(_seed_dataset(*test_set), rung.batch_size, shuffle=False)
+    if net is None:
+        net = build_cnn(rung.spec)
+        net.collect_params().initialize(mx.init.Xavier(magnitude=rung.init_magnitude), ctx=ctx)
+    trainer = gluon.Trainer(net.collect_params(), rung.optimizer,
+                            {"learning_rate": rung.lr, "wd": rung.wd})
+    softmax_cross_entropy = gluon.loss.SoftmaxCrossEntropyLoss()
+    record = {"test_accuracy": [], "train_accuracy": [], "seconds": []}
+    for _ in range(epochs):
+        tic = time.perf_counter()
+        for data, label in train_data:
+            data = data.as_in_context(ctx)
+            label = label.as_in_context(ctx)
+            with autograd.record():
+                loss = softmax_cross_entropy(net(data), label)
+            loss.backward()
+            trainer.step(data.shape[0])
+        if train_accuracy:
+            record["train_accuracy"].append(_seed_accuracy(train_data, net, ctx))
+        record["test_accuracy"].append(_seed_accuracy(test_data, net, ctx))
+        record["seconds"].append(time.perf_counter() - tic)
+        if report:
+            report(record)
+    return record
+
+
+def main(argv=None):
+    a = parse_args(argv)
+    rung = RUNGS[a.rung]
+    epochs = a.epochs or rung.epochs
+    train_set, test_set = load_dataset("fashion-mnist", "train"), load_dataset("fashion-mnist", "test")
+    n = a.train_size or len(train_set.labels)
+    settings = {"rung": a.rung, "epochs": epochs, "seed": a.seed, "train_size": n,
+                "optimizer": rung.optimizer, "lr": rung.lr, "wd": rung.wd,
+                "init_magnitude": rung.init_magnitude, "batch_size": rung.batch_size,
+                "command": " ".join(["python", "benchmarks/seed_loop.py"] + sys.argv[1:])}
+
+    def report(record):
+        e = len(record["test_accuracy"])
+        print("epoch %d/%d  test %.4f%s  %.0f s" % (
+            e, epochs, record["test_accuracy"][-1],
+            "  train %.4f" % record["train_accuracy"][-1] if record["train_accuracy"] else "",
+            record["seconds"][-1]), flush=True)
+        if a.out:
+            atomic_write_text(a.out, json.dumps(dict(settings, **record), indent=1))
+
+    record = train(rung, (train_set.images[:n], train_set.labels[:n]),
+                   (test_set.images, test_set.labels), epochs, a.seed, a.train_accuracy,
+                   report=report)
+    s = summarise(record["test_accuracy"])
+    print("%s seed %d, %d epochs: best %.2f (epoch %d), final %.2f, last half %.2f ± %.2f"
+          % (a.rung, a.seed, epochs, 100 * s["best"], s["best_epoch"], 100 * s["final"],
+             100 * s["last_half_mean"], 100 * s["last_half_sd"]), flush=True)
+    return record
+
+
+if __name__ == "__main__":
+    main()

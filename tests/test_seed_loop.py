@@ -1,0 +1,108 @@
+"""benchmarks/seed_loop.py, and the claim it supports: ``fit`` makes the seed loop's updates.
+
+Issue 5 compares the ladder with the seed post. If ``fit`` (hybridized, in-memory batches,
+on-device loss) computed a different update from the seed notebook's loop (per-sample transform,
+DataLoader, imperative network, ``trainer.step(data.shape[0])``), the gap could be ours. With one
+batch per epoch the shuffle order cannot matter, so both loops must end at the same weights.
+"""
+import dataclasses
+import importlib.util
+import json
+import os
+
+import mxnet as mx
+import numpy as np
+import pytest
+
+from fmnist_gluon import build_cnn, fit
+from fmnist_gluon.ladder import RUNGS
+
+SCRIPT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                      "benchmarks", "seed_loop.py")
+
+
+@pytest.fixture(scope="module")
+def seed_loop():
+    spec = importlib.util.spec_from_file_location("seed_loop", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _data(n, seed):
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, 256, size=(n, 28, 28), dtype=np.uint8), np.arange(n) % 10
+
+
+def _twins(spec, tmp_path, x):
+    """Two copies of one initialised network (Xavier 2.24, as the rungs use)."""
+    mx.random.seed(3)
+    a = build_cnn(spec)
+    a.initialize(mx.init.Xavier(magnitude=2.24))
+    a(mx.nd.array(x[:1, None] / 255.0))
+    a.save_parameters(str(tmp_path / "w.params"))
+    b = build_cnn(spec)
+    b.load_parameters(str(tmp_path / "w.params"))
+    return a, b
+
+
+# The bn network is compared under SGD: Adam divides each gradient by its own running size, so
+# a parameter whose true gradient is zero (the bias of a layer followed by BatchNorm, which
+# subtracts it again) moves by about lr in the direction of float rounding noise, and two correct
+# loops disagree there by about lr. SGD keeps that noise at its own tiny size; Adam itself is
+# checked on the adam rung, where every gradient is real.
+@pytest.mark.parametrize("name,optimizer,lr", [("baseline", None, None), ("adam", None, None),
+                                               ("bn", "sgd", 0.1)])
+def test_fit_makes_the_seed_loops_updates(seed_loop, tmp_path, name, optimizer, lr):
+    n, epochs = 40, 3
+    rung = dataclasses.replace(RUNGS[name], batch_size=n)  # one batch per epoch
+    if optimizer:
+        rung = dataclasses.replace(rung, optimizer=optimizer, lr=lr)
+    x, y = _data(n, 0)
+    ours, theirs = _twins(rung.spec, tmp_path, x)
+    fit(ours, (x, y), epochs=epochs, optimizer=rung.optimizer, lr=rung.lr, wd=rung.wd,
+        batch_size=n, verbose=False)
+    seed_loop.train(rung, (x, y), (x[:10], y[:10]), epochs, seed=0, net=theirs)
+    pairs = list(zip(ours.collect_params().values(), theirs.collect_params().values()))
+    assert len(pairs) == len(list(theirs.collect_params().values()))
+    moved = 0
+    for p, q in pairs:
+        assert p.shape == q.shape, (p.name, q.name)
+        np.testing.assert_allclose(p.data().asnumpy(), q.data().asnumpy(), rtol=2e-4, atol=2e-6,
+                                   err_msg=p.name)
+        moved += p.grad_req != "null"
+    assert moved >= 10  # the weights (and BatchNorm's statistics) really were compared
+
+
+def test_a_different_weight_decay_is_detected(seed_loop, tmp_path):
+    """The comparison above has the power to see a small difference in the update."""
+    n = 40
+    rung = dataclasses.replace(RUNGS["adam"], batch_size=n)
+    x, y = _data(n, 0)
+    ours, theirs = _twins(rung.spec, tmp_path, x)
+    fit(ours, (x, y), epochs=3, optimizer="adam", lr=rung.lr, wd=1e-2, batch_size=n,
+        verbose=False)
+    seed_loop.train(rung, (x, y), (x[:10], y[:10]), 3, seed=0, net=theirs)
+    diffs = [np.abs(p.data().asnumpy() - q.data().asnumpy()).max()
+             for p, q in zip(ours.collect_params().values(), theirs.collect_params().values())]
+    assert max(diffs) > 1e-5
+
+
+def test_summarise(seed_loop):
+    s = seed_loop.summarise([0.5, 0.9, 0.7, 0.8, 0.6])
+    assert s["best"] == 0.9 and s["best_epoch"] == 2 and s["final"] == 0.6
+    assert s["last_half_mean"] == pytest.approx(0.7)  # epochs 3-5
+    assert s["last_half_sd"] == pytest.approx(0.1)
+
+
+def test_script_writes_every_epoch(seed_loop, idx_dir, monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv("FMNIST_GLUON_DATA", str(idx_dir))
+    out = tmp_path / "sub" / "bn.json"
+    record = seed_loop.main(["bn", "--epochs", "2", "--train-size", "30", "--train-accuracy",
+                             "--out", str(out)])
+    saved = json.loads(out.read_text())
+    assert saved["rung"] == "bn" and saved["train_size"] == 30 and saved["wd"] == 1e-6
+    assert saved["test_accuracy"] == record["test_accuracy"] and len(saved["test_accuracy"]) == 2
+    assert len(saved["train_accuracy"]) == 2 and all(0 <= a <= 1 for a in saved["test_accuracy"])
+    assert "bn seed 0, 2 epochs: best" in capsys.readouterr().out.splitlines()[-1]
+    assert [f for f in os.listdir(out.parent) if f != "bn.json"] == []  # no temporary left
