@@ -260,6 +260,13 @@ def _last_half(result):
     return accs[len(accs) // 2:]
 
 
+def _seed_row(result, half):
+    """One run's figures (percent) for the per-seed table."""
+    return {"seed": result["seed"], "best": 100 * result["best_val_accuracy"],
+            "best_epoch": result["best_epoch"], "last_half_mean": statistics.mean(half),
+            "last_half_sd": _std(half), "final": 100 * result["final_val_accuracy"]}
+
+
 def _summarise(results):
     """Mean, std and the per-seed values of one rung's results."""
     best = [100 * r["best_val_accuracy"] for r in results]
@@ -267,6 +274,7 @@ def _summarise(results):
     halves = [_last_half(r) for r in results]
     return {
         "seeds": [r["seed"] for r in results],
+        "per_seed": [_seed_row(r, h) for r, h in zip(results, halves)],
         "best_val_accuracy_mean": statistics.mean(best),
         "best_val_accuracy_std": _std(best),
         "best_epoch": [r["best_epoch"] for r in results],
@@ -319,7 +327,22 @@ def results_markdown(summaries, command=None, machine=None):
     lines += ["'best' = the best epoch's validation accuracy (picked on the validation set); "
               "'final' = the last epoch's, which involves no choice; with several seeds, mean ± "
               "std. Train time is per seed (training plus the validation pass of every epoch)."]
+    if any(len(s["seeds"]) > 1 for s in summaries.values()):
+        lines += _per_seed_table(summaries)
     return "\n".join(lines) + "\n"
+
+
+def _per_seed_table(summaries):
+    """Every run of the rungs with several seeds; the last half's spread shows epoch noise."""
+    lines = ["", "Per seed (rungs with several seeds):", "",
+             "| rung | seed | best val acc % | epoch of best | last-half val acc % (mean ± sd) "
+             "| final val acc % |", "|---|---|---|---|---|---|"]
+    for name, s in summaries.items():
+        if len(s["seeds"]) > 1:
+            lines += ["| %s | %d | %.2f | %d | %.2f ± %.2f | %.2f |" % (
+                name, r["seed"], r["best"], r["best_epoch"], r["last_half_mean"],
+                r["last_half_sd"], r["final"]) for r in s["per_seed"]]
+    return lines
 
 
 def write_report(out, command=None):

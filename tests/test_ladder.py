@@ -155,6 +155,12 @@ def test_report_files_from_finished_rungs(tmp_path, tiny_data):
     row = next(line for line in md.splitlines() if line.startswith("| bn |"))
     assert row.count("±") == 2 and "93.31" in row  # best and final: mean ± std over the seeds
     assert "%.2f ± %.2f" % (s["final_val_accuracy_mean"], s["final_val_accuracy_std"]) in row
+    seed_rows = [line for line in md.splitlines() if line.startswith("| bn | ")][1:]
+    assert len(seed_rows) == 2  # the per-seed table: one row per run
+    for line, r, h in zip(seed_rows, report["runs"]["bn"], halves):
+        assert line.startswith("| bn | %d | %.2f | %d | %.2f ± 0.00 | %.2f |" % (
+            r["seed"], 100 * r["best_val_accuracy"], r["best_epoch"], h[0],
+            100 * r["final_val_accuracy"]))
     with open(os.path.join(out, "results.json")) as f:
         assert json.load(f)["summary"]["bn"]["best_val_accuracy_mean"] == pytest.approx(
             s["best_val_accuracy_mean"])
