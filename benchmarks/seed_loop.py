@@ -19,8 +19,18 @@ next shuffles, so it is off unless ``--train-accuracy`` is given. The JSON (writ
 after every epoch, so an interrupted run keeps its epochs) holds the settings and the test
 accuracy of every epoch; the last line printed is the summary: best (epoch), final, and the
 mean ± sd of the last half of the epochs.
+
+``--replay DIR`` asks whether another MXNet computes the same thing. It runs a few full-batch
+steps of the loop from weights and a batch saved in DIR, once per MXNet (each in its own
+environment, e.g. the 2018 release 1.3.1, whose wheel still installs on Python 3.11 with
+``pip install --no-deps``), and prints how far the final weights and outputs differ:
+
+    python benchmarks/seed_loop.py bn --replay runs/replay/bn --steps 3
+    MXNET_MKLDNN_ENABLED=0 python benchmarks/seed_loop.py bn --replay runs/replay/bn --steps 3
+    /tmp/mx13/bin/python benchmarks/seed_loop.py bn --replay runs/replay/bn --steps 3
 """
 import argparse
+import dataclasses
 import json
 import os
 import random
@@ -52,6 +62,12 @@ def parse_args(argv=None):
     p.add_argument("--train-accuracy", action="store_true",
                    help="also run the seed's accuracy pass over the training set each epoch")
     p.add_argument("--out", help="JSON file for the settings and per-epoch accuracies")
+    p.add_argument("--replay", metavar="DIR",
+                   help="instead of training: --steps full-batch steps of the seed loop from "
+                        "DIR/init.params on DIR/batch.npz (both made on first use); saves the "
+                        "weights and outputs as DIR/mxnet-<version>.npz and compares them with "
+                        "the other versions' files there")
+    p.add_argument("--steps", type=int, default=5, help="steps for --replay (default: 5)")
     return p.parse_args(argv)
 
 
@@ -102,8 +118,64 @@ def train(rung, train_set, test_set, epochs, seed, train_accuracy=False, ctx=Non
     return record
 
 
+def replay(rung, folder, steps, seed=0, n_train=512, n_test=1000):
+    """The seed loop's first ``steps`` full-batch steps from saved weights and data.
+
+    Run once per MXNet version (each in its own environment) on one folder: the first run saves
+    the initial weights and the batch, every run saves its final weights and the prediction-mode
+    outputs on test images, and the differences between the versions are printed. Returns them.
+    """
+    os.makedirs(folder, exist_ok=True)
+    init, batch = os.path.join(folder, "init.params"), os.path.join(folder, "batch.npz")
+    if not os.path.exists(batch):
+        tr, te = load_dataset("fashion-mnist", "train"), load_dataset("fashion-mnist", "test")
+        np.savez(batch, x=tr.images[:n_train], y=tr.labels[:n_train], xt=te.images[:n_test],
+                 yt=te.labels[:n_test])
+    data = np.load(batch)
+    net = build_cnn(rung.spec)
+    if not os.path.exists(init):
+        mx.random.seed(seed)
+        net.initialize(mx.init.Xavier(magnitude=rung.init_magnitude))
+        net(mx.nd.array(data["x"][:1, None] / 255.0))
+        net.save_parameters(init)
+    net.load_parameters(init)
+    full_batch = dataclasses.replace(rung, batch_size=len(data["y"]))
+    train(full_batch, (data["x"], data["y"]), (data["xt"], data["yt"]), steps, seed, net=net)
+    result = {k: p.data().asnumpy() for k, p in net._collect_params_with_prefix().items()}
+    result["outputs"] = net(mx.nd.array(data["xt"][:, None] / 255.0)).asnumpy()
+    mine = os.path.join(folder, "mxnet-%s.npz" % _backend())
+    np.savez(mine, **result)
+    return {f: _differences(result, np.load(os.path.join(folder, f)))
+            for f in sorted(os.listdir(folder))
+            if f.startswith("mxnet-") and f.endswith(".npz") and f != os.path.basename(mine)}
+
+
+def _backend():
+    """MXNet's version, and whether MKL-DNN is switched off (its kernels sum in another order)."""
+    off = os.environ.get("MXNET_MKLDNN_ENABLED") == "0"
+    return mx.__version__ + ("-no-mkldnn" if off else "")
+
+
+def _differences(a, b):
+    """Largest absolute difference per array, relative to the array's largest value; and the
+    share of test images given the same class ("agree")."""
+    diffs = {k: float(np.abs(a[k] - b[k]).max() / max(np.abs(b[k]).max(), 1e-12)) for k in a}
+    diffs["agree"] = float(np.mean(a["outputs"].argmax(1) == b["outputs"].argmax(1)))
+    return diffs
+
+
 def main(argv=None):
     a = parse_args(argv)
+    if a.replay:
+        rung = RUNGS[a.rung]
+        for other, diffs in replay(rung, a.replay, a.steps, a.seed).items():
+            weights = {k: v for k, v in diffs.items() if k not in ("outputs", "agree")}
+            worst = max(weights, key=weights.get)
+            print("%s rung, %d steps, mxnet %s vs %s: weights %.1e (largest, in %s), "
+                  "outputs %.1e, same prediction for %.1f%% of test images"
+                  % (a.rung, a.steps, _backend(), other[len("mxnet-"):-len(".npz")],
+                     weights[worst], worst, diffs["outputs"], 100 * diffs["agree"]))
+        return None
     rung = RUNGS[a.rung]
     epochs = a.epochs or rung.epochs
     train_set, test_set = load_dataset("fashion-mnist", "train"), load_dataset("fashion-mnist", "test")
@@ -111,7 +183,9 @@ def main(argv=None):
     settings = {"rung": a.rung, "epochs": epochs, "seed": a.seed, "train_size": n,
                 "optimizer": rung.optimizer, "lr": rung.lr, "wd": rung.wd,
                 "init_magnitude": rung.init_magnitude, "batch_size": rung.batch_size,
-                "command": " ".join(["python", "benchmarks/seed_loop.py"] + sys.argv[1:])}
+                "mxnet": mx.__version__,
+                "command": " ".join(["python", "benchmarks/seed_loop.py"]
+                                    + list(sys.argv[1:] if argv is None else argv))}
 
     def report(record):
         e = len(record["test_accuracy"])

@@ -3,7 +3,8 @@
 Issue 5 compares the ladder with the seed post. If ``fit`` (hybridized, in-memory batches,
 on-device loss) computed a different update from the seed notebook's loop (per-sample transform,
 DataLoader, imperative network, ``trainer.step(data.shape[0])``), the gap could be ours. With one
-batch per epoch the shuffle order cannot matter, so both loops must end at the same weights.
+batch per epoch the shuffle order cannot change the mathematics, so both loops must end at the
+same weights, up to rounding.
 """
 import dataclasses
 import importlib.util
@@ -11,6 +12,7 @@ import json
 import os
 
 import mxnet as mx
+from mxnet import gluon
 import numpy as np
 import pytest
 
@@ -30,8 +32,15 @@ def seed_loop():
 
 
 def _data(n, seed):
+    """Noise plus a bright square whose place depends on the class: a signal to learn, which keeps
+    the gradients well conditioned (on pure noise, BatchNorm's gradients are mostly rounding)."""
     rng = np.random.default_rng(seed)
-    return rng.integers(0, 256, size=(n, 28, 28), dtype=np.uint8), np.arange(n) % 10
+    labels = np.arange(n) % 10
+    images = rng.integers(0, 60, size=(n, 28, 28), dtype=np.uint8)
+    for k in range(10):
+        r, c = divmod(k, 5)
+        images[labels == k, 4 + 10 * r:12 + 10 * r, 1 + 5 * c:5 + 5 * c] = 250
+    return images, labels
 
 
 def _twins(spec, tmp_path, x):
@@ -46,11 +55,24 @@ def _twins(spec, tmp_path, x):
     return a, b
 
 
-# The bn network is compared under SGD: Adam divides each gradient by its own running size, so
-# a parameter whose true gradient is zero (the bias of a layer followed by BatchNorm, which
-# subtracts it again) moves by about lr in the direction of float rounding noise, and two correct
-# loops disagree there by about lr. SGD keeps that noise at its own tiny size; Adam itself is
-# checked on the adam rung, where every gradient is real.
+def _weights(net):
+    """Trained parameters by structural name, leaving out the biases that BatchNorm cancels."""
+    blocks = list(net)
+    cancelled = {"%d.bias" % i for i in range(len(blocks) - 1)
+                 if isinstance(blocks[i + 1], gluon.nn.BatchNorm)}
+    return {k: p.data().asnumpy().copy() for k, p in net._collect_params_with_prefix().items()
+            if p.grad_req != "null" and k not in cancelled}
+
+
+# The loops see the one batch in different orders, so their sums differ by rounding, and a
+# BatchNorm network turns that into differences of up to 0.4% of a step here. Measured on each
+# parameter as a share of its own change, the loops agree to 2%; a step size 2.5% off
+# (trainer.step(n + 1) in fit) moves some parameter by 5% or more of its change, and fails.
+#
+# The bn network is compared under SGD: Adam divides each gradient by its own running size, so a
+# parameter whose true gradient is zero (the bias of a layer followed by BatchNorm, which
+# subtracts it again) moves by about lr in the direction of float rounding noise. Those biases
+# are left out above for the same reason; Adam itself is checked on the adam rung.
 @pytest.mark.parametrize("name,optimizer,lr", [("baseline", None, None), ("adam", None, None),
                                                ("bn", "sgd", 0.1)])
 def test_fit_makes_the_seed_loops_updates(seed_loop, tmp_path, name, optimizer, lr):
@@ -60,18 +82,16 @@ def test_fit_makes_the_seed_loops_updates(seed_loop, tmp_path, name, optimizer, 
         rung = dataclasses.replace(rung, optimizer=optimizer, lr=lr)
     x, y = _data(n, 0)
     ours, theirs = _twins(rung.spec, tmp_path, x)
+    start = _weights(theirs)
     fit(ours, (x, y), epochs=epochs, optimizer=rung.optimizer, lr=rung.lr, wd=rung.wd,
-        batch_size=n, verbose=False)
+        batch_size=n, seed=0, verbose=False)
     seed_loop.train(rung, (x, y), (x[:10], y[:10]), epochs, seed=0, net=theirs)
-    pairs = list(zip(ours.collect_params().values(), theirs.collect_params().values()))
-    assert len(pairs) == len(list(theirs.collect_params().values()))
-    moved = 0
-    for p, q in pairs:
-        assert p.shape == q.shape, (p.name, q.name)
-        np.testing.assert_allclose(p.data().asnumpy(), q.data().asnumpy(), rtol=2e-4, atol=2e-6,
-                                   err_msg=p.name)
-        moved += p.grad_req != "null"
-    assert moved >= 10  # the weights (and BatchNorm's statistics) really were compared
+    a, b = _weights(ours), _weights(theirs)
+    assert a.keys() == b.keys() == start.keys() and len(a) >= 8
+    for k in a:
+        change = np.abs(b[k] - start[k]).max()
+        assert change > 1e-6, k  # it trained
+        assert np.abs(a[k] - b[k]).max() <= 0.02 * change, k
 
 
 def test_a_different_weight_decay_is_detected(seed_loop, tmp_path):
@@ -106,3 +126,23 @@ def test_script_writes_every_epoch(seed_loop, idx_dir, monkeypatch, tmp_path, ca
     assert len(saved["train_accuracy"]) == 2 and all(0 <= a <= 1 for a in saved["test_accuracy"])
     assert "bn seed 0, 2 epochs: best" in capsys.readouterr().out.splitlines()[-1]
     assert [f for f in os.listdir(out.parent) if f != "bn.json"] == []  # no temporary left
+
+
+def test_replay_is_repeatable_and_compares_versions(seed_loop, idx_dir, monkeypatch, tmp_path):
+    """--replay: the first run saves the start (weights, batch); a rerun on the same MXNet ends at
+    the same weights, so any difference between versions' files is theirs."""
+    monkeypatch.setenv("FMNIST_GLUON_DATA", str(idx_dir))
+    folder = tmp_path / "replay"
+    assert seed_loop.replay(RUNGS["adam"], str(folder), steps=2, n_train=40, n_test=20) == {}
+    mine = next(f for f in os.listdir(folder) if f.startswith("mxnet-"))
+    assert sorted(os.listdir(folder)) == ["batch.npz", "init.params", mine]
+    saved = dict(np.load(folder / mine))
+    assert saved["outputs"].shape == (20, 10)
+    saved["0.weight"] = saved["0.weight"] * 1.01  # "another version" that differs by 1%
+    np.savez(folder / "mxnet-0.0.npz", **saved)
+    diffs = seed_loop.replay(RUNGS["adam"], str(folder), steps=2, n_train=40, n_test=20)
+    assert list(diffs) == ["mxnet-0.0.npz"]
+    d = diffs["mxnet-0.0.npz"]
+    assert d["0.weight"] == pytest.approx(0.01 / 1.01, rel=1e-3)
+    assert max(v for k, v in d.items() if k not in ("0.weight", "agree")) < 1e-6
+    assert d["agree"] == 1.0
