@@ -1,5 +1,6 @@
 """Shared fixtures: tiny synthetic IDX files so tests need no real data."""
 import gzip
+import importlib.util
 import os
 import struct
 
@@ -7,6 +8,28 @@ import numpy as np
 import pytest
 
 REAL_DIR = "/usr/share/datasets/fashion-mnist"
+BENCHMARKS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks")
+
+
+def load_benchmark(name):
+    """Import benchmarks/<name>.py (a script folder, not a package) as a module."""
+    spec = importlib.util.spec_from_file_location(name, os.path.join(BENCHMARKS, name + ".py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def signal_images(n, seed):
+    """Noise plus a bright square whose place depends on the class: a signal a network learns in
+    a few steps, which also keeps gradients well conditioned (on pure noise, a BatchNorm net's
+    gradients are mostly rounding). Returns (uint8 images (n, 28, 28), labels)."""
+    rng = np.random.default_rng(seed)
+    labels = np.arange(n) % 10
+    images = rng.integers(0, 60, size=(n, 28, 28), dtype=np.uint8)
+    for k in range(10):
+        r, c = divmod(k, 5)
+        images[labels == k, 4 + 10 * r:12 + 10 * r, 1 + 5 * c:5 + 5 * c] = 250
+    return images, labels
 
 
 def write_idx(path, array, compress=None):

@@ -4,34 +4,17 @@ No timing assertions (speed is what the script prints); this only checks that th
 pipeline as reproduced there really trains, that the figures have the keys the report uses,
 and that the profile parsers read MXNet's / MKL-DNN's formats right.
 """
-import importlib.util
 import math
-import os
 
 import numpy as np
 import pytest
 
-SCRIPT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                      "benchmarks", "bench_epoch.py")
+from conftest import load_benchmark, signal_images
 
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("bench_epoch", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def _data(n, seed):
-    rng = np.random.default_rng(seed)
-    labels = np.arange(n) % 10
-    images = rng.integers(0, 60, size=(n, 28, 28), dtype=np.uint8)
-    # A learnable signal: a bright square whose position depends on the class.
-    for k in range(10):
-        r, c = divmod(k, 5)
-        images[labels == k, 4 + 10 * r:12 + 10 * r, 1 + 5 * c:5 + 5 * c] = 250
-    return images, labels
+    return load_benchmark("bench_epoch")
 
 
 TIMING_KEYS = {"seconds", "train_seconds", "test_eval_seconds", "train_images", "test_images",
@@ -39,8 +22,8 @@ TIMING_KEYS = {"seconds", "train_seconds", "test_eval_seconds", "train_images", 
 
 
 def test_seed_pipeline_trains_and_reports(bench):
-    x, y = _data(256, 0)
-    xt, yt = _data(64, 1)
+    x, y = signal_images(256, 0)
+    xt, yt = signal_images(64, 1)
     stats = bench.seed_epoch(x, y, xt, yt, batch_size=16, seed=1)
     assert TIMING_KEYS | {"train_eval_seconds"} <= set(stats)
     assert stats["train_images"] == 256 and stats["test_images"] == 64
@@ -53,7 +36,7 @@ def test_seed_pipeline_trains_and_reports(bench):
 
 
 def test_seed_dataset_is_the_seed_transform(bench):
-    x, y = _data(4, 0)
+    x, y = signal_images(4, 0)
     data, label = bench._seed_dataset(x, y)[2]
     assert data.shape == (1, 28, 28) and data.dtype == np.float32
     np.testing.assert_allclose(data.asnumpy()[0], x[2] / 255.0, rtol=1e-6)
@@ -61,8 +44,8 @@ def test_seed_dataset_is_the_seed_transform(bench):
 
 
 def test_fit_pipeline_reports_the_same_keys(bench):
-    x, y = _data(256, 0)
-    xt, yt = _data(64, 1)
+    x, y = signal_images(256, 0)
+    xt, yt = signal_images(64, 1)
     stats, net = bench.fit_epoch(x, y, xt, yt, batch_size=32, seed=0)
     assert TIMING_KEYS <= set(stats)
     assert math.isfinite(stats["loss"]) and stats["train_seconds"] > 0
@@ -116,7 +99,7 @@ def test_pool_before_relu_is_the_same_function(bench):
     a, b = fmnist_gluon.build_cnn("baseline"), bench.pool_before_relu_net()
     a.initialize(mx.init.Xavier())
     b.initialize()
-    x = mx.nd.array(_data(8, 0)[0][:, None] / 255.0)
+    x = mx.nd.array(signal_images(8, 0)[0][:, None] / 255.0)
     a(x), b(x)
     for pa, pb in zip(a.collect_params().values(), b.collect_params().values()):
         pb.set_data(pa.data())
@@ -126,10 +109,7 @@ def test_pool_before_relu_is_the_same_function(bench):
 def test_train_spec_script_trains_the_given_settings(idx_dir, monkeypatch, capsys):
     """benchmarks/train_spec.py (the recipe search's tool) passes its options to fit."""
     monkeypatch.setenv("FMNIST_GLUON_DATA", str(idx_dir))
-    path = os.path.join(os.path.dirname(SCRIPT), "train_spec.py")
-    spec = importlib.util.spec_from_file_location("train_spec", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_benchmark("train_spec")
     history = module.main(["conv4k3-pool2-relu-dense10", "--opt", "nag", "--mom", "0.9",
                            "--lr", "0.05", "--epochs", "2", "--bs", "16", "--aug", "flip",
                            "--sched", '{"type": "cosine", "warmup_epochs": 1}'])

@@ -7,7 +7,6 @@ batch per epoch the shuffle order cannot change the mathematics, so both loops m
 same weights, up to rounding.
 """
 import dataclasses
-import importlib.util
 import json
 import os
 
@@ -16,31 +15,15 @@ from mxnet import gluon
 import numpy as np
 import pytest
 
+from conftest import load_benchmark, signal_images
 from fmnist_gluon import build_cnn, fit
 from fmnist_gluon.ladder import RUNGS
 
-SCRIPT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                      "benchmarks", "seed_loop.py")
 
 
 @pytest.fixture(scope="module")
 def seed_loop():
-    spec = importlib.util.spec_from_file_location("seed_loop", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def _data(n, seed):
-    """Noise plus a bright square whose place depends on the class: a signal to learn, which keeps
-    the gradients well conditioned (on pure noise, BatchNorm's gradients are mostly rounding)."""
-    rng = np.random.default_rng(seed)
-    labels = np.arange(n) % 10
-    images = rng.integers(0, 60, size=(n, 28, 28), dtype=np.uint8)
-    for k in range(10):
-        r, c = divmod(k, 5)
-        images[labels == k, 4 + 10 * r:12 + 10 * r, 1 + 5 * c:5 + 5 * c] = 250
-    return images, labels
+    return load_benchmark("seed_loop")
 
 
 def _twins(spec, tmp_path, x):
@@ -80,7 +63,7 @@ def test_fit_makes_the_seed_loops_updates(seed_loop, tmp_path, name, optimizer, 
     rung = dataclasses.replace(RUNGS[name], batch_size=n)  # one batch per epoch
     if optimizer:
         rung = dataclasses.replace(rung, optimizer=optimizer, lr=lr)
-    x, y = _data(n, 0)
+    x, y = signal_images(n, 0)
     ours, theirs = _twins(rung.spec, tmp_path, x)
     start = _weights(theirs)
     fit(ours, (x, y), epochs=epochs, optimizer=rung.optimizer, lr=rung.lr, wd=rung.wd,
@@ -98,7 +81,7 @@ def test_a_different_weight_decay_is_detected(seed_loop, tmp_path):
     """The comparison above has the power to see a small difference in the update."""
     n = 40
     rung = dataclasses.replace(RUNGS["adam"], batch_size=n)
-    x, y = _data(n, 0)
+    x, y = signal_images(n, 0)
     ours, theirs = _twins(rung.spec, tmp_path, x)
     fit(ours, (x, y), epochs=3, optimizer="adam", lr=rung.lr, wd=1e-2, batch_size=n,
         verbose=False)
