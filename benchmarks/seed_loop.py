@@ -47,7 +47,7 @@ sys.path.insert(1, os.path.dirname(HERE))  # run from a checkout without install
 from bench_epoch import _seed_accuracy, _seed_dataset  # noqa: E402  (the seed's pipeline)
 from fmnist_gluon import build_cnn, load_dataset  # noqa: E402
 from fmnist_gluon.ladder import RUNGS, SEED_LADDER  # noqa: E402
-from fmnist_gluon.utils import atomic_write_text  # noqa: E402
+from fmnist_gluon.utils import atomic_path, atomic_write_text  # noqa: E402
 
 import mxnet as mx  # noqa: E402
 from mxnet import autograd, gluon  # noqa: E402
@@ -129,22 +129,28 @@ def replay(rung, folder, steps, seed=0, n_train=512, n_test=1000):
     init, batch = os.path.join(folder, "init.params"), os.path.join(folder, "batch.npz")
     if not os.path.exists(batch):
         tr, te = load_dataset("fashion-mnist", "train"), load_dataset("fashion-mnist", "test")
-        np.savez(batch, x=tr.images[:n_train], y=tr.labels[:n_train], xt=te.images[:n_test],
-                 yt=te.labels[:n_test])
+        with atomic_path(batch) as tmp:
+            np.savez(tmp, rung=rung.name, x=tr.images[:n_train], y=tr.labels[:n_train],
+                     xt=te.images[:n_test], yt=te.labels[:n_test])
     data = np.load(batch)
+    if str(data["rung"]) != rung.name:
+        raise ValueError("%s holds a replay of the %s rung, not %s; give each rung its own folder"
+                         % (folder, data["rung"], rung.name))
     net = build_cnn(rung.spec)
     if not os.path.exists(init):
         mx.random.seed(seed)
         net.initialize(mx.init.Xavier(magnitude=rung.init_magnitude))
         net(mx.nd.array(data["x"][:1, None] / 255.0))
-        net.save_parameters(init)
+        with atomic_path(init) as tmp:
+            net.save_parameters(tmp)
     net.load_parameters(init)
     full_batch = dataclasses.replace(rung, batch_size=len(data["y"]))
     train(full_batch, (data["x"], data["y"]), (data["xt"], data["yt"]), steps, seed, net=net)
     result = {k: p.data().asnumpy() for k, p in net._collect_params_with_prefix().items()}
     result["outputs"] = net(mx.nd.array(data["xt"][:, None] / 255.0)).asnumpy()
     mine = os.path.join(folder, "mxnet-%s.npz" % _backend())
-    np.savez(mine, **result)
+    with atomic_path(mine) as tmp:
+        np.savez(tmp, **result)
     return {f: _differences(result, np.load(os.path.join(folder, f)))
             for f in sorted(os.listdir(folder))
             if f.startswith("mxnet-") and f.endswith(".npz") and f != os.path.basename(mine)}
@@ -164,18 +170,21 @@ def _differences(a, b):
     return diffs
 
 
+def print_replay(a):
+    """--replay: one line per other MXNet in the folder."""
+    for other, diffs in replay(RUNGS[a.rung], a.replay, a.steps, a.seed).items():
+        weights = {k: v for k, v in diffs.items() if k not in ("outputs", "agree")}
+        worst = max(weights, key=weights.get)
+        print("%s rung, %d steps, mxnet %s vs %s: weights %.1e (largest, in %s), "
+              "outputs %.1e, same prediction for %.1f%% of test images"
+              % (a.rung, a.steps, _backend(), other[len("mxnet-"):-len(".npz")],
+                 weights[worst], worst, diffs["outputs"], 100 * diffs["agree"]))
+
+
 def main(argv=None):
     a = parse_args(argv)
     if a.replay:
-        rung = RUNGS[a.rung]
-        for other, diffs in replay(rung, a.replay, a.steps, a.seed).items():
-            weights = {k: v for k, v in diffs.items() if k not in ("outputs", "agree")}
-            worst = max(weights, key=weights.get)
-            print("%s rung, %d steps, mxnet %s vs %s: weights %.1e (largest, in %s), "
-                  "outputs %.1e, same prediction for %.1f%% of test images"
-                  % (a.rung, a.steps, _backend(), other[len("mxnet-"):-len(".npz")],
-                     weights[worst], worst, diffs["outputs"], 100 * diffs["agree"]))
-        return None
+        return print_replay(a)
     rung = RUNGS[a.rung]
     epochs = a.epochs or rung.epochs
     train_set, test_set = load_dataset("fashion-mnist", "train"), load_dataset("fashion-mnist", "test")

@@ -129,3 +129,5 @@ def test_replay_is_repeatable_and_compares_versions(seed_loop, idx_dir, monkeypa
     assert d["0.weight"] == pytest.approx(0.01 / 1.01, rel=1e-3)
     assert max(v for k, v in d.items() if k not in ("0.weight", "agree")) < 1e-6
     assert d["agree"] == 1.0
+    with pytest.raises(ValueError, match="replay of the adam rung, not bn"):
+        seed_loop.replay(RUNGS["bn"], str(folder), steps=1, n_train=40, n_test=20)
