@@ -218,25 +218,13 @@ def _seed_accuracy(data_iterator, net, ctx):
     return acc.get()[1]
 
 
-def seed_epoch(train_images, train_labels, test_images, test_labels, batch_size=BATCH, seed=0,
-               ctx=None):
-    """One epoch of the seed's pipeline, then its accuracy passes; returns the timings.
+def seed_train_pass(net, trainer, train_data, ctx):
+    """One pass of the seed's training loop over ``train_data``; returns the summed loss.
 
-    The only addition to the seed's loop is a running loss sum kept on the device (one small
-    operator per batch, no host sync) so the caller can check that it trained.
+    The only addition to the seed's loop is that sum, kept on the device (one small operator per
+    batch, no host sync) so the caller can check that it trained.
     """
-    ctx = ctx or mx.cpu()
-    np.random.seed(seed)  # the DataLoader's shuffle
-    mx.random.seed(seed)  # the initial weights
-    tic = time.perf_counter()
-    train_data = gluon.data.DataLoader(_seed_dataset(train_images, train_labels), batch_size,
-                                       shuffle=True)
-    test_data = gluon.data.DataLoader(_seed_dataset(test_images, test_labels), batch_size,
-                                      shuffle=False)
-    net = _seed_net()
-    net.collect_params().initialize(mx.init.Xavier(magnitude=MAGNITUDE), ctx=ctx)
     softmax_cross_entropy = gluon.loss.SoftmaxCrossEntropyLoss()
-    trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": LR, "wd": WD})
     total = nd.zeros((1,), ctx=ctx)
     for data, label in train_data:
         data = data.as_in_context(ctx)
@@ -247,6 +235,24 @@ def seed_epoch(train_images, train_labels, test_images, test_labels, batch_size=
         loss.backward()
         trainer.step(data.shape[0])
         total += loss.sum()
+    return total
+
+
+def seed_epoch(train_images, train_labels, test_images, test_labels, batch_size=BATCH, seed=0,
+               ctx=None):
+    """One epoch of the seed's pipeline, then its accuracy passes; returns the timings."""
+    ctx = ctx or mx.cpu()
+    np.random.seed(seed)  # the DataLoader's shuffle
+    mx.random.seed(seed)  # the initial weights
+    tic = time.perf_counter()
+    train_data = gluon.data.DataLoader(_seed_dataset(train_images, train_labels), batch_size,
+                                       shuffle=True)
+    test_data = gluon.data.DataLoader(_seed_dataset(test_images, test_labels), batch_size,
+                                      shuffle=False)
+    net = _seed_net()
+    net.collect_params().initialize(mx.init.Xavier(magnitude=MAGNITUDE), ctx=ctx)
+    trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": LR, "wd": WD})
+    total = seed_train_pass(net, trainer, train_data, ctx)
     loss = float(total.asscalar()) / len(train_images)
     train_done = time.perf_counter()
     train_accuracy = _seed_accuracy(train_data, net, ctx)

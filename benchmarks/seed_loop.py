@@ -34,7 +34,6 @@ import dataclasses
 import json
 import os
 import random
-import statistics
 import sys
 import time
 
@@ -44,13 +43,14 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(1, os.path.dirname(HERE))  # run from a checkout without installing the package
 
-from bench_epoch import _seed_accuracy, _seed_dataset  # noqa: E402  (the seed's pipeline)
+from bench_epoch import _seed_accuracy, _seed_dataset, seed_train_pass  # noqa: E402
 from fmnist_gluon import build_cnn, load_dataset  # noqa: E402
 from fmnist_gluon.ladder import RUNGS, SEED_LADDER  # noqa: E402
+from fmnist_gluon.ladder import epoch_summary as summarise  # noqa: E402
 from fmnist_gluon.utils import atomic_path, atomic_write_text  # noqa: E402
 
 import mxnet as mx  # noqa: E402
-from mxnet import autograd, gluon  # noqa: E402
+from mxnet import gluon  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -71,15 +71,6 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
-def summarise(test_accuracy):
-    """Best (1-based epoch), final, and the last half's mean and sd of a list of accuracies."""
-    best = max(range(len(test_accuracy)), key=test_accuracy.__getitem__)
-    half = test_accuracy[len(test_accuracy) // 2:]
-    return {"best": test_accuracy[best], "best_epoch": best + 1, "final": test_accuracy[-1],
-            "last_half_mean": statistics.fmean(half),
-            "last_half_sd": statistics.stdev(half) if len(half) > 1 else 0.0}
-
-
 def train(rung, train_set, test_set, epochs, seed, train_accuracy=False, ctx=None, report=None,
           net=None):
     """The seed's loop for ``epochs`` epochs; calls ``report(record)`` after every epoch.
@@ -98,17 +89,10 @@ def train(rung, train_set, test_set, epochs, seed, train_accuracy=False, ctx=Non
         net.collect_params().initialize(mx.init.Xavier(magnitude=rung.init_magnitude), ctx=ctx)
     trainer = gluon.Trainer(net.collect_params(), rung.optimizer,
                             {"learning_rate": rung.lr, "wd": rung.wd})
-    softmax_cross_entropy = gluon.loss.SoftmaxCrossEntropyLoss()
     record = {"test_accuracy": [], "train_accuracy": [], "seconds": []}
     for _ in range(epochs):
         tic = time.perf_counter()
-        for data, label in train_data:
-            data = data.as_in_context(ctx)
-            label = label.as_in_context(ctx)
-            with autograd.record():
-                loss = softmax_cross_entropy(net(data), label)
-            loss.backward()
-            trainer.step(data.shape[0])
+        seed_train_pass(net, trainer, train_data, ctx)
         if train_accuracy:
             record["train_accuracy"].append(_seed_accuracy(train_data, net, ctx))
         record["test_accuracy"].append(_seed_accuracy(test_data, net, ctx))

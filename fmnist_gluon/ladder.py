@@ -254,27 +254,29 @@ def _std(values):
     return statistics.stdev(values) if len(values) > 1 else 0.0
 
 
-def _last_half(result):
-    """Validation accuracies (percent) of one run's last half of epochs."""
-    accs = [100 * e["val_accuracy"] for e in result["history"]["epochs"]]
-    return accs[len(accs) // 2:]
+def epoch_summary(accuracies):
+    """Best (with its 1-based epoch), final, and the last half's mean and sd of per-epoch
+    accuracies: the figures of one run (the last half's spread shows how noisy "best" is)."""
+    best = max(range(len(accuracies)), key=accuracies.__getitem__)  # the first best, as fit's
+    half = accuracies[len(accuracies) // 2:]
+    return {"best": accuracies[best], "best_epoch": best + 1, "final": accuracies[-1],
+            "last_half_mean": statistics.mean(half), "last_half_sd": _std(half)}
 
 
-def _seed_row(result, half):
+def _seed_row(result):
     """One run's figures (percent) for the per-seed table."""
-    return {"seed": result["seed"], "best": 100 * result["best_val_accuracy"],
-            "best_epoch": result["best_epoch"], "last_half_mean": statistics.mean(half),
-            "last_half_sd": _std(half), "final": 100 * result["final_val_accuracy"]}
+    accs = [100 * e["val_accuracy"] for e in result["history"]["epochs"]]
+    return {"seed": result["seed"], **epoch_summary(accs)}
 
 
 def _summarise(results):
     """Mean, std and the per-seed values of one rung's results."""
+    rows = [_seed_row(r) for r in results]
     best = [100 * r["best_val_accuracy"] for r in results]
     final = [100 * r["final_val_accuracy"] for r in results]
-    halves = [_last_half(r) for r in results]
     return {
         "seeds": [r["seed"] for r in results],
-        "per_seed": [_seed_row(r, h) for r, h in zip(results, halves)],
+        "per_seed": rows,
         "best_val_accuracy_mean": statistics.mean(best),
         "best_val_accuracy_std": _std(best),
         "best_epoch": [r["best_epoch"] for r in results],
@@ -282,8 +284,8 @@ def _summarise(results):
         "final_val_accuracy_mean": statistics.mean(final),
         "final_val_accuracy_std": _std(final),
         # how noisy "best" is: the spread of val accuracy over the last half of the epochs
-        "last_half_val_accuracy_mean": statistics.mean(statistics.mean(h) for h in halves),
-        "last_half_val_accuracy_sd": statistics.mean(_std(h) for h in halves),
+        "last_half_val_accuracy_mean": statistics.mean(r["last_half_mean"] for r in rows),
+        "last_half_val_accuracy_sd": statistics.mean(r["last_half_sd"] for r in rows),
         "train_seconds_mean": statistics.mean(r["train_seconds"] for r in results),
         "epochs": results[0]["config"]["epochs"],
         "params": results[0]["params"],
