@@ -6,7 +6,8 @@ command line; the finished recipes live as ladder rungs (``examples/ablation.py 
 
     python benchmarks/train_spec.py SPEC [--opt nag --mom 0.9 --lr 0.1 --wd 5e-4 --epochs 11
                                           --sched '{"type":"cosine","warmup_epochs":1}'
-                                          --aug flip --seed 0]
+                                          --aug flip --smoothing 0.1 --seed 0
+                                          --checkpoint-dir runs/ckpt/NAME --epoch-lines]
 
 It prints one line: the settings, the final and best test accuracy, the final training accuracy,
 fit's time and the process's wall time, and the test accuracy of every epoch.
@@ -34,6 +35,10 @@ def parse_args(argv=None):
     p.add_argument("--bs", type=int, default=128, help="batch size")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--init-magnitude", type=float, default=2.24)
+    p.add_argument("--smoothing", type=float, default=0.0, help="label smoothing (default: 0)")
+    p.add_argument("--checkpoint-dir", help="save every epoch here and resume from it (long runs)")
+    p.add_argument("--epoch-lines", action="store_true",
+                   help="print one line per epoch while training (for logs of long runs)")
     return p.parse_args(argv)
 
 
@@ -45,11 +50,13 @@ def main(argv=None):
                   epochs=a.epochs, optimizer=a.opt, lr=a.lr, wd=a.wd, batch_size=a.bs,
                   lr_scheduler=sched, augment=a.aug, seed=a.seed, init_magnitude=a.init_magnitude,
                   optimizer_params={"momentum": a.mom} if a.mom is not None else None,
-                  verbose=False)
+                  label_smoothing=a.smoothing, checkpoint_dir=a.checkpoint_dir,
+                  verbose=2 if a.epoch_lines else False)
     val = [round(100 * e["val_accuracy"], 2) for e in history.epochs]
-    print("%s | opt=%s mom=%s lr=%g wd=%g epochs=%d sched=%s aug=%s bs=%d seed=%d | final %.2f "
+    print("%s | opt=%s mom=%s lr=%g wd=%g epochs=%d sched=%s aug=%s ls=%g bs=%d seed=%d | final %.2f "
           "best %.2f | train %.2f | fit %.0f s, wall %.0f s | %s"
-          % (a.spec, a.opt, a.mom, a.lr, a.wd, a.epochs, a.sched, a.aug, a.bs, a.seed, val[-1],
+          % (a.spec, a.opt, a.mom, a.lr, a.wd, a.epochs, a.sched, a.aug, a.smoothing, a.bs,
+             a.seed, val[-1],
              max(val), 100 * history.epochs[-1]["train_accuracy"],
              sum(e["seconds"] for e in history.epochs), time.time() - START, val), flush=True)
     return history
