@@ -36,7 +36,7 @@ def parse_args(argv=None):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--init-magnitude", type=float, default=2.24)
     p.add_argument("--smoothing", type=float, default=0.0, help="label smoothing (default: 0)")
-    p.add_argument("--checkpoint-dir", help="save every epoch here and resume from it (long runs)")
+    p.add_argument("--checkpoint-dir", help="checkpoint each epoch here; rerunning resumes")
     p.add_argument("--epoch-lines", action="store_true",
                    help="print one line per epoch while training (for logs of long runs)")
     return p.parse_args(argv)
@@ -53,11 +53,10 @@ def main(argv=None):
                   label_smoothing=a.smoothing, checkpoint_dir=a.checkpoint_dir,
                   verbose=2 if a.epoch_lines else False)
     val = [round(100 * e["val_accuracy"], 2) for e in history.epochs]
-    print("%s | opt=%s mom=%s lr=%g wd=%g epochs=%d sched=%s aug=%s ls=%g bs=%d seed=%d | final %.2f "
-          "best %.2f | train %.2f | fit %.0f s, wall %.0f s | %s"
+    print("%s | opt=%s mom=%s lr=%g wd=%g epochs=%d sched=%s aug=%s ls=%g bs=%d seed=%d "
+          "| final %.2f best %.2f | train %.2f | fit %.0f s, wall %.0f s | %s"
           % (a.spec, a.opt, a.mom, a.lr, a.wd, a.epochs, a.sched, a.aug, a.smoothing, a.bs,
-             a.seed, val[-1],
-             max(val), 100 * history.epochs[-1]["train_accuracy"],
+             a.seed, val[-1], max(val), 100 * history.epochs[-1]["train_accuracy"],
              sum(e["seconds"] for e in history.epochs), time.time() - START, val), flush=True)
     return history
 
