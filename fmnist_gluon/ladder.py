@@ -273,8 +273,7 @@ def _seed_row(result):
 def _summarise(results):
     """Mean, std and the per-seed values of one rung's results."""
     rows = [_seed_row(r) for r in results]
-    best = [100 * r["best_val_accuracy"] for r in results]
-    final = [100 * r["final_val_accuracy"] for r in results]
+    best, final = [r["best"] for r in rows], [r["final"] for r in rows]
     return {
         "seeds": [r["seed"] for r in results],
         "per_seed": rows,
