@@ -27,7 +27,7 @@ from . import plot
 from .data import load_dataset, train_val_split
 from .model import build_cnn, summary
 from .spec import parse_spec
-from .train import History, evaluate, fit
+from .train import History, _check_tta, evaluate, fit
 from .utils import atomic_write_text, machine_info
 
 # The seed post's best test accuracies (percent), for the report.
@@ -36,7 +36,7 @@ SEED_REFERENCE = {"baseline": 92.42, "adam": 93.05, "bn": 93.31, "dropout": 94.3
 
 # Fields added after rung folders were first written: left out of a rung's config while they
 # hold their default, so folders from before (docs/results/full) still match their rungs.
-_ADDED_FIELDS = {"label_smoothing": 0.0}
+_ADDED_FIELDS = {"label_smoothing": 0.0, "tta": None}
 
 
 @dataclass(frozen=True)
@@ -55,6 +55,7 @@ class Rung:
     init_magnitude: float = 2.24  # the seed notebook's Xavier magnitude
     optimizer_params: dict = field(default_factory=dict)
     label_smoothing: float = 0.0
+    tta: object = None  # None, or a test-time augmentation (train.TTA_VIEWS) also scored at the end
     description: str = ""
 
     @property
@@ -64,6 +65,7 @@ class Rung:
 
     def config(self, epochs=None):
         """The rung as JSON-able data, with ``epochs`` overridden when given."""
+        _check_tta(self.tta)  # before hours of training, not after
         cfg = asdict(self)
         for key, default in _ADDED_FIELDS.items():  # rung folders written before they existed
             if cfg[key] == default:
@@ -230,6 +232,8 @@ def _train_rung(rung, cfg, train, test, folder, seed, ctx, verbose):
         "val_size": len(test[1]),
         "history": history.to_dict(),
     }
+    if rung.tta:  # the final network once more, with test-time augmentation
+        result["final_val_accuracy_tta"] = evaluate(net, test, ctx=ctx, tta=rung.tta)["accuracy"]
     atomic_write_text(result_path, json.dumps(result, indent=1))
     return result
 
@@ -274,6 +278,7 @@ def _summarise(results):
     """Mean, std and the per-seed values of one rung's results."""
     rows = [_seed_row(r) for r in results]
     best, final = [r["best"] for r in rows], [r["final"] for r in rows]
+    tta = [100 * r["final_val_accuracy_tta"] for r in results if "final_val_accuracy_tta" in r]
     return {
         "seeds": [r["seed"] for r in results],
         "per_seed": rows,
@@ -283,6 +288,8 @@ def _summarise(results):
         "final_train_accuracy_mean": 100 * statistics.mean(r["final_train_accuracy"] for r in results),
         "final_val_accuracy_mean": statistics.mean(final),
         "final_val_accuracy_std": _std(final),
+        "tta": results[0]["config"].get("tta") if len(tta) == len(results) else None,
+        "final_val_accuracy_tta": tta if len(tta) == len(results) else None,
         # how noisy "best" is: the spread of val accuracy over the last half of the epochs
         "last_half_val_accuracy_mean": statistics.mean(r["last_half_mean"] for r in rows),
         "last_half_val_accuracy_sd": statistics.mean(r["last_half_sd"] for r in rows),
@@ -329,9 +336,23 @@ def results_markdown(summaries, command=None, machine=None):
     lines += ["'best' = the best epoch's validation accuracy (picked on the validation set); "
               "'final' = the last epoch's, which involves no choice; with several seeds, mean ± "
               "std. Train time is per seed (training plus the validation pass of every epoch)."]
+    lines += _tta_lines(summaries)
     if any(len(s["seeds"]) > 1 for s in summaries.values()):
         lines += _per_seed_table(summaries)
     return "\n".join(lines) + "\n"
+
+
+def _tta_lines(summaries):
+    """The final networks' accuracy with test-time augmentation, for rungs that ask for it."""
+    lines = []
+    for name, s in summaries.items():
+        values = s.get("final_val_accuracy_tta")
+        if values:
+            spread = " ± %.2f" % _std(values) if len(values) > 1 else ""
+            lines += ["", "%s, the final network with test-time augmentation (tta=%r): val acc "
+                      "%.2f%s %% (per seed: %s)." % (name, s["tta"], statistics.mean(values), spread,
+                         ", ".join("%.2f" % v for v in values))]
+    return lines
 
 
 def _per_seed_table(summaries):

@@ -616,13 +616,39 @@ def _restore(net, snapshot):
 # Evaluation
 # --------------------------------------------------------------------------------------------
 
-def _evaluate_iter(net, it, metrics, loss_fn):
+# Test-time augmentation: name -> the views of a batch (NCHW) whose predictions are averaged.
+TTA_VIEWS = {
+    "flip": (lambda x: x, lambda x: nd.flip(x, axis=3)),  # the image and its left-right mirror
+}
+
+
+def _check_tta(tta):
+    if tta is not None and tta not in TTA_VIEWS:
+        raise ValueError("tta: expected None or one of %s, got %r" % (sorted(TTA_VIEWS), tta))
+    return tta
+
+
+def _outputs(net, x, tta=None):
+    """``net(x)``, or with ``tta`` the log of the class probabilities averaged over its views.
+
+    Averaged log-probabilities are valid logits (their softmax is the averaged probabilities), so
+    the loss and the metrics downstream treat both alike. The mean is taken as a log-mean-exp
+    shifted by the views' maximum, which stays finite where a probability underflows.
+    """
+    if tta is None:
+        return net(x)
+    logp = nd.stack(*[nd.log_softmax(net(view(x))) for view in TTA_VIEWS[tta]])
+    top = logp.max(axis=0)
+    return top + nd.log(nd.mean(nd.exp(nd.broadcast_sub(logp, top.expand_dims(0))), axis=0))
+
+
+def _evaluate_iter(net, it, metrics, loss_fn, tta=None):
     """Mean loss and metric values over an iterator (prediction mode, no autograd)."""
     for m in metrics:
         m.reset()
     total, count = [], 0
     for data, label in _batches(it):
-        outs = [net(x) for x in data]
+        outs = [_outputs(net, x, tta) for x in data]
         for out, y in zip(outs, label):
             total.append(loss_fn(out, y).sum())
         probs = [nd.softmax(o) for o in outs]
@@ -633,8 +659,12 @@ def _evaluate_iter(net, it, metrics, loss_fn):
     return {"loss": loss, **_metric_values(metrics, "")}
 
 
-def evaluate(net, data, ctx=None, metrics="accuracy", batch_size=512):
+def evaluate(net, data, ctx=None, metrics="accuracy", batch_size=512, tta=None):
     """Loss and metrics of ``net`` on ``data`` ((images, labels) or a BatchIterator), as a dict.
+
+    ``tta="flip"`` averages the class probabilities of each image and its left-right mirror
+    (test-time augmentation; twice the work). The loss is then the cross-entropy of the averaged
+    probabilities.
 
     >>> evaluate(net, (test.images, test.labels))          # doctest: +SKIP
     {'loss': 0.25, 'accuracy': 0.91}
@@ -642,15 +672,17 @@ def evaluate(net, data, ctx=None, metrics="accuracy", batch_size=512):
     ctxs = _fit_ctxs(ctx, data)
     _check_initialized(net, "evaluate")
     it = _iterator(data, "data", _check_batch_size(batch_size), ctxs)
-    return _evaluate_iter(net, it, make_metrics(metrics), gluon.loss.SoftmaxCrossEntropyLoss())
+    return _evaluate_iter(net, it, make_metrics(metrics), gluon.loss.SoftmaxCrossEntropyLoss(),
+                          _check_tta(tta))
 
 
-def predict(net, images, ctx=None, batch_size=512):
+def predict(net, images, ctx=None, batch_size=512, tta=None):
     """Class probabilities (N x C numpy) and predicted labels (N numpy) for ``images``, batch-wise.
 
     ``images`` is an array (N x H x W, N x H x W x C or N x C x H x W, uint8 or float) or a
-    BatchIterator (its labels, if any, are ignored).
+    BatchIterator (its labels, if any, are ignored). ``tta="flip"``: as in ``evaluate``.
     """
+    _check_tta(tta)
     ctxs = _fit_ctxs(ctx, images)
     _check_initialized(net, "predict")
     if isinstance(images, BatchIterator):
@@ -660,7 +692,7 @@ def predict(net, images, ctx=None, batch_size=512):
                                     ctx=_ctx_arg(ctxs))
     chunks = []
     for data, _ in _batches(it):
-        chunks.extend(nd.softmax(net(x)) for x in data)
+        chunks.extend(nd.softmax(_outputs(net, x, tta)) for x in data)
     probs = np.concatenate([c.asnumpy() for c in chunks]) if chunks else np.zeros((0, 0), "float32")
     return probs, probs.argmax(axis=1) if len(probs) else np.zeros(0, dtype=np.int64)
 

@@ -5,9 +5,12 @@ pipeline as reproduced there really trains, that the figures have the keys the r
 and that the profile parsers read MXNet's / MKL-DNN's formats right.
 """
 import math
+import re
 
 import numpy as np
 import pytest
+
+import fmnist_gluon
 
 from conftest import load_benchmark, signal_images
 
@@ -139,3 +142,26 @@ def test_train_spec_script_logs_epochs_and_resumes_from_its_checkpoint(idx_dir, 
     assert [e["epoch"] for e in resumed.epochs] == [1, 2]
     assert resumed.epochs[0] == first.epochs[0]  # epoch 1 was loaded, not trained again
     assert "epoch 1/2" not in capsys.readouterr().out
+
+
+def test_train_spec_script_reports_tta_of_a_finished_run_without_training(idx_dir, monkeypatch,
+                                                                          capsys, tmp_path):
+    """--tta flip adds the final net's flip-TTA accuracy; rerun on a checkpoint, it trains nothing."""
+    monkeypatch.setenv("FMNIST_GLUON_DATA", str(idx_dir))
+    module = load_benchmark("train_spec")
+    args = ["conv4k3-pool2-relu-dense10", "--opt", "sgd", "--lr", "0.05", "--bs", "16",
+            "--epochs", "2", "--checkpoint-dir", str(tmp_path / "ckpt"), "--epoch-lines"]
+    module.main(args)
+    first = capsys.readouterr().out
+    assert "tta=" not in first
+    module.main(args + ["--tta", "flip"])
+    again = capsys.readouterr().out
+    assert "epoch 2/2" not in again  # loaded, not trained
+    tta = re.search(r"\| tta=flip (\d+\.\d\d) \|", again)
+    assert tta, again
+    net = fmnist_gluon.build_cnn("conv4k3-pool2-relu-dense10")
+    net.load_parameters(str(tmp_path / "ckpt" / "last.params"))
+    test = fmnist_gluon.load_dataset("fashion-mnist", "test")
+    want = fmnist_gluon.evaluate(net, (test.images, test.labels), tta="flip")["accuracy"]
+    assert float(tta.group(1)) == pytest.approx(100 * want, abs=0.006)
+    assert re.search(r"final (\S+)", again).group(1) == re.search(r"final (\S+)", first).group(1)

@@ -1,4 +1,5 @@
 """The ladder: rung definitions match the seed post exactly, and the runner resumes."""
+import dataclasses
 import json
 import os
 
@@ -9,6 +10,7 @@ import pytest
 from fmnist_gluon import ladder
 from fmnist_gluon.model import build_cnn, summary
 from fmnist_gluon.spec import parse_spec
+from fmnist_gluon.train import evaluate
 
 C, R, P = ({"type": "conv"}, {"type": "relu"}, {"type": "pool"})
 
@@ -260,3 +262,32 @@ def test_label_smoothing_enters_a_rung_config_only_when_set():
     # folders written before the field existed (docs/results/full) keep matching their rungs
     assert "label_smoothing" not in ladder.RUNGS["bn"].config()
     assert ladder.RUNGS["fast"].config()["label_smoothing"] == 0.1
+
+
+def test_a_rung_with_tta_scores_its_final_network_with_it(tmp_path, tiny_data):
+    train, test = tiny_data
+    out = str(tmp_path)
+    rung = dataclasses.replace(_tiny_rung(epochs=2), tta="flip")
+    assert rung.config()["tta"] == "flip" and "tta" not in _tiny_rung().config()
+    for seed in (0, 1):
+        ladder.run_rung(rung, train, test, out, seed=seed, verbose=False)
+    report = ladder.write_report(out, command="pytest")
+    want = []
+    for seed in (0, 1):
+        folder = ladder.rung_dir(out, "bn", seed)
+        net = build_cnn(rung.config()["spec"])
+        net.load_parameters(os.path.join(folder, "checkpoint", "last.params"))
+        want.append(100 * evaluate(net, test, tta="flip")["accuracy"])
+    s = report["summary"]["bn"]
+    assert s["tta"] == "flip"
+    assert s["final_val_accuracy_tta"] == pytest.approx(want)
+    md = open(os.path.join(out, "results.md")).read()
+    assert "(tta='flip'): val acc %.2f ± " % (sum(want) / 2) in md
+    assert "per seed: %.2f, %.2f" % tuple(want) in md
+
+
+def test_a_rung_with_an_unknown_tta_fails_before_training(tmp_path, tiny_data, monkeypatch):
+    monkeypatch.setattr(ladder, "fit", lambda *a, **k: pytest.fail("trained before the check"))
+    rung = dataclasses.replace(_tiny_rung(epochs=1), tta="mirror")
+    with pytest.raises(ValueError, match="tta: expected None or one of"):
+        ladder.run_rung(rung, *tiny_data, str(tmp_path), verbose=False)

@@ -537,6 +537,44 @@ def test_evaluate_and_predict_agree():
     assert np.array_equal(predict(net, it)[1], labels)
 
 
+def test_flip_tta_averages_the_image_and_its_mirror():
+    net, _ = quick_fit(epochs=2)
+    x, y = VAL
+    plain, _ = predict(net, x, ctx=mx.cpu())
+    mirrored, _ = predict(net, x[:, :, ::-1], ctx=mx.cpu())
+    probs, labels = predict(net, x, ctx=mx.cpu(), batch_size=7, tta="flip")
+    np.testing.assert_allclose(probs, (plain + mirrored) / 2, rtol=1e-4, atol=1e-6)
+    assert not np.allclose(probs, plain, atol=1e-3)  # the mirror really was seen
+    assert (labels == probs.argmax(axis=1)).all()
+    ev = evaluate(net, VAL, ctx=mx.cpu(), batch_size=13, tta="flip")
+    assert ev["accuracy"] == pytest.approx(np.mean(labels == y))
+    assert ev["loss"] == pytest.approx(-np.mean(np.log(probs[np.arange(len(y)), y])), rel=1e-4)
+
+
+def test_flip_tta_loss_stays_finite_when_probabilities_underflow():
+    net, _ = quick_fit(epochs=1)
+    dense = net[-1]
+    dense.weight.set_data(dense.weight.data() * 1e4)  # logits ~1e4 apart: exp() underflows to 0
+    x, y = VAL
+    logits = net(mx.nd.array(x[:, None] / 255.0)).asnumpy()
+    mirror = net(mx.nd.array(x[:, None, :, ::-1] / 255.0)).asnumpy()
+
+    def log_softmax(z):
+        return z - np.logaddexp.reduce(z, axis=1, keepdims=True)
+
+    want = -np.mean((np.logaddexp(log_softmax(logits), log_softmax(mirror)) - np.log(2))[np.arange(len(y)), y])
+    got = evaluate(net, VAL, ctx=mx.cpu(), tta="flip")["loss"]
+    assert np.isfinite(got) and want > 100
+    assert got == pytest.approx(want, rel=1e-3)
+
+
+def test_unknown_tta_is_refused_with_the_choices():
+    net, _ = quick_fit(epochs=1)
+    for call in (lambda: evaluate(net, VAL, tta="rotate"), lambda: predict(net, VAL[0], tta="flips")):
+        with pytest.raises(ValueError, match=r"tta: expected None or one of \['flip'\], got"):
+            call()
+
+
 def test_evaluate_uninitialised_net_says_so():
     with pytest.raises(RuntimeError, match="not initialised"):
         evaluate(tiny_net(), VAL)
