@@ -230,6 +230,7 @@ def _train_rung(rung, cfg, train, test, folder, seed, ctx, verbose):
         "params": summary(cfg["spec"], print_fn=None).total_params,
         "train_size": len(train[1]),
         "val_size": len(test[1]),
+        "machine": machine_info(),  # where it trained: a report rebuilt elsewhere still says so
         "history": history.to_dict(),
     }
     if rung.tta:  # the final network once more, with test-time augmentation
@@ -315,7 +316,8 @@ def results_markdown(summaries, command=None, machine=None):
     if command:
         lines += ["Command: `%s`" % command, ""]
     if machine:
-        lines += ["Machine: %s" % ", ".join("%s %s" % kv for kv in machine.items()), ""]
+        lines += ["Machine: %s" % "; ".join(", ".join("%s %s" % kv for kv in m.items())
+                                            for m in (machine if isinstance(machine, list) else [machine])), ""]
     lines += [
         "| rung | epochs | params | best val acc % | epoch of best | final val acc % "
         "| final train acc % | train time | seed's best % |",
@@ -368,15 +370,32 @@ def _per_seed_table(summaries):
     return lines
 
 
+def _machines(grouped, previous):
+    """The machine(s) the runs trained on: each result's own record; a result written before
+    results carried one is taken to come from the previous report's machine (else this one)."""
+    found = []
+    for results in grouped.values():
+        for r in results:
+            m = r.get("machine") or previous or machine_info()
+            for one in (m if isinstance(m, list) else [m]):
+                if one not in found:
+                    found.append(one)
+    if not found:
+        return machine_info()
+    return found[0] if len(found) == 1 else found
+
+
 def write_report(out, command=None):
     """Rebuild results.json, results.md and the plots in ``out`` from the finished rung folders."""
     grouped = collect_results(out)
-    previous = os.path.join(out, "results.json")
-    if command is None and os.path.exists(previous):  # --report keeps the run's command
-        with open(previous, encoding="utf-8") as f:
-            command = json.load(f).get("command")
+    previous = {}
+    if os.path.exists(os.path.join(out, "results.json")):
+        with open(os.path.join(out, "results.json"), encoding="utf-8") as f:
+            previous = json.load(f)
+    if command is None:  # --report keeps the run's command
+        command = previous.get("command")
     summaries = {name: _summarise(rs) for name, rs in grouped.items()}
-    machine = machine_info()
+    machine = _machines(grouped, previous.get("machine"))
     report = {"command": command, "machine": machine, "summary": summaries, "runs": grouped}
     atomic_write_text(os.path.join(out, "results.json"), json.dumps(report, indent=1))
     atomic_write_text(os.path.join(out, "results.md"), results_markdown(summaries, command, machine))

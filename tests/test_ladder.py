@@ -291,3 +291,25 @@ def test_a_rung_with_an_unknown_tta_fails_before_training(tmp_path, tiny_data, m
     rung = dataclasses.replace(_tiny_rung(epochs=1), tta="mirror")
     with pytest.raises(ValueError, match="tta: expected None or one of"):
         ladder.run_rung(rung, *tiny_data, str(tmp_path), verbose=False)
+
+
+def test_a_report_names_the_machines_the_runs_trained_on(tmp_path, tiny_data, monkeypatch):
+    train, test = tiny_data
+    out = str(tmp_path)
+    monkeypatch.setattr(ladder, "machine_info", lambda: {"cpu": "A"})
+    ladder.run_rung(_tiny_rung(epochs=1), train, test, out, seed=0, verbose=False)
+    monkeypatch.setattr(ladder, "machine_info", lambda: {"cpu": "B"})
+    assert ladder.write_report(out)["machine"] == {"cpu": "A"}  # rebuilt on B, trained on A
+    ladder.run_rung(_tiny_rung(epochs=1), train, test, out, seed=1, verbose=False)
+    assert ladder.write_report(out)["machine"] == [{"cpu": "A"}, {"cpu": "B"}]
+    assert "Machine: cpu A; cpu B" in open(os.path.join(out, "results.md")).read()
+    # a result from before results carried their machine: the previous report's is kept
+    path = os.path.join(ladder.rung_dir(out, "bn", 1), "result.json")
+    with open(path) as f:
+        result = json.load(f)
+    del result["machine"]
+    with open(path, "w") as f:
+        json.dump(result, f)
+    os.remove(os.path.join(ladder.rung_dir(out, "bn", 0), "result.json"))
+    monkeypatch.setattr(ladder, "machine_info", lambda: {"cpu": "C"})
+    assert ladder.write_report(out)["machine"] == [{"cpu": "A"}, {"cpu": "B"}]
