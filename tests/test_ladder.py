@@ -247,15 +247,16 @@ def test_a_rung_trained_by_another_process_is_skipped(tmp_path, tiny_data, capsy
 def test_recipe_rungs_train_their_presets_written_pool_first():
     from fmnist_gluon import PRESETS, pool_before_activation
 
-    for name in ("fast", "best"):
+    for name in ("fast", "best-small", "best"):
         rung = ladder.RUNGS[name]
         spec = rung.config()["spec"]
         assert spec == PRESETS[name] and rung.reference is None
         assert pool_before_activation(spec) == spec  # already in the faster, equivalent order
         assert (rung.optimizer, rung.optimizer_params) == ("nag", {"momentum": 0.9})
         assert rung.lr_scheduler["type"] == "cosine"
-    assert summary("fast", print_fn=None).total_macs < summary("best", print_fn=None).total_macs
-    assert ladder.RUNGS["fast"].epochs < ladder.RUNGS["best"].epochs
+    macs = [summary(name, print_fn=None).total_macs for name in ("fast", "best-small", "best")]
+    assert macs == sorted(macs) and ladder.RUNGS["fast"].epochs < ladder.RUNGS["best"].epochs
+    assert ladder.RUNGS["best"].tta == "flip"
 
 
 def test_label_smoothing_enters_a_rung_config_only_when_set():
