@@ -23,6 +23,7 @@ import time
 START = time.time()
 
 from fmnist_gluon import build_cnn, evaluate, fit, load_dataset  # noqa: E402  (after START: import time counts)
+from fmnist_gluon.train import TTA_VIEWS  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -43,7 +44,7 @@ def parse_args(argv=None):
     p.add_argument("--checkpoint-dir", help="checkpoint each epoch here; rerunning resumes")
     p.add_argument("--epoch-lines", action="store_true",
                    help="print one line per epoch while training (for logs of long runs)")
-    p.add_argument("--tta", choices=["flip"],
+    p.add_argument("--tta", choices=sorted(TTA_VIEWS),
                    help="also report the final test accuracy with this test-time augmentation")
     return p.parse_args(argv)
 

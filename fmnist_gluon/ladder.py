@@ -284,7 +284,7 @@ def _summarise(results):
     """Mean, std and the per-seed values of one rung's results."""
     rows = [_seed_row(r) for r in results]
     best, final = [r["best"] for r in rows], [r["final"] for r in rows]
-    tta = [100 * r["final_val_accuracy_tta"] for r in results if "final_val_accuracy_tta" in r]
+    scored = all("final_val_accuracy_tta" in r for r in results)  # every seed, or not reported
     return {
         "seeds": [r["seed"] for r in results],
         "per_seed": rows,
@@ -294,8 +294,8 @@ def _summarise(results):
         "final_train_accuracy_mean": 100 * statistics.mean(r["final_train_accuracy"] for r in results),
         "final_val_accuracy_mean": statistics.mean(final),
         "final_val_accuracy_std": _std(final),
-        "tta": results[0]["config"].get("tta") if len(tta) == len(results) else None,
-        "final_val_accuracy_tta": tta if len(tta) == len(results) else None,
+        "tta": results[0]["config"].get("tta") if scored else None,
+        "final_val_accuracy_tta": [100 * r["final_val_accuracy_tta"] for r in results] if scored else None,
         # how noisy "best" is: the spread of val accuracy over the last half of the epochs
         "last_half_val_accuracy_mean": statistics.mean(r["last_half_mean"] for r in rows),
         "last_half_val_accuracy_sd": statistics.mean(r["last_half_sd"] for r in rows),
@@ -378,15 +378,16 @@ def _per_seed_table(summaries):
 def _machines(grouped, previous):
     """The machine(s) the runs trained on: each result's own record; a result written before
     results carried one is taken to come from the previous report's machine (else this one)."""
+    fallback = previous or machine_info()
     found = []
     for results in grouped.values():
         for r in results:
-            m = r.get("machine") or previous or machine_info()
+            m = r.get("machine") or fallback
             for one in (m if isinstance(m, list) else [m]):
                 if one not in found:
                     found.append(one)
     if not found:
-        return machine_info()
+        return fallback
     return found[0] if len(found) == 1 else found
 
 
