@@ -19,11 +19,15 @@ Choices worth knowing (docs/training.md has the long form):
   saved with ``trainer.save_states``.
 """
 from ..history import History
-from .callbacks import TrainingDiverged
+from .callbacks import (BestEpoch, Callback, CSVLogger, EarlyStopping, ProgressBar,
+                        ReduceLROnPlateau, TerminateOnNaN, TrainingDiverged)
+from .checkpoint import Checkpoint, CheckpointError
 from .evaluation import TTA_VIEWS, evaluate, predict
 from .loop import fit
 from .metrics import DeviceAccuracy, MacroF1, make_metrics, smoothed_cross_entropy
 from .schedules import make_lr_scheduler
 
 __all__ = ["fit", "evaluate", "predict", "History", "TrainingDiverged", "DeviceAccuracy", "MacroF1",
-           "make_metrics", "make_lr_scheduler", "smoothed_cross_entropy", "TTA_VIEWS"]
+           "make_metrics", "make_lr_scheduler", "smoothed_cross_entropy", "TTA_VIEWS", "Callback",
+           "BestEpoch", "EarlyStopping", "ProgressBar", "TerminateOnNaN", "CSVLogger",
+           "ReduceLROnPlateau", "Checkpoint", "CheckpointError"]
