@@ -108,7 +108,7 @@ def test_full_disk_during_a_checkpoint_keeps_the_previous_one(tmp_path, monkeypa
     assert "last complete checkpoint there (epoch 2) still loads" in message
     monkeypatch.setattr(mx.gluon.Trainer, "save_states", real)
     assert json.loads((folder / "checkpoint.json").read_text())["epoch"] == 2
-    assert not [n for n in os.listdir(folder) if n.startswith("tmp")]
+    assert not [n for n in os.listdir(folder) if n.startswith(".tmp-")]
     resumed, h = quick_fit(epochs=4, checkpoint_dir=str(folder))
     straight, h0 = quick_fit(epochs=4)
     assert rows_without_timing(h) == rows_without_timing(h0)
