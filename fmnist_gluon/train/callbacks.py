@@ -232,8 +232,13 @@ class ProgressBar(Callback):
         self._quiet_stop = False
 
     def use_bar(self):
-        """True to draw a tqdm bar: verbose=1 and standard error is a terminal."""
-        return self.verbose == 1 and sys.stderr.isatty()
+        """True to draw a tqdm bar: verbose=1 and standard error is a terminal or a notebook's
+        output (where ``tqdm.auto`` draws a widget)."""
+        if self.verbose != 1:
+            return False
+        stream = sys.stderr
+        isatty = getattr(stream, "isatty", None)
+        return bool(isatty and isatty()) or type(stream).__module__.startswith("ipykernel")
 
     def on_train_begin(self, logs):
         self._quiet_stop = logs.get("stopped") is not None

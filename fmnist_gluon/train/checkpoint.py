@@ -195,7 +195,8 @@ class Checkpoint:
             _link_atomic(self._path(params), self._path("best.params"))
         History.from_dict(state["history"]).save(self._path("history.json"))
         for name in os.listdir(self.folder):  # older epochs, temporaries of a killed writer
-            if (name.startswith("epoch-") and name not in (params, states)) or name.startswith(".tmp-"):
+            old_epoch = name.startswith("epoch-") and name not in (params, states)
+            if old_epoch or name.startswith(".tmp-"):
                 os.remove(self._path(name))
         return True
 

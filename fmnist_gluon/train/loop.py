@@ -89,25 +89,13 @@ def fit(net, train, val=None, epochs=10, *, optimizer="sgd", lr=0.1, wd=0.0, bat
     train_metrics, val_metrics = make_metrics(metrics), make_metrics(metrics)
     cbs = default_callbacks(callbacks, monitor, early_stopping, restore_best, verbose, on_nan,
                             val_it is not None)
-    names = list(metric_values(train_metrics, ""))
-    keys = ["train_loss"] + ["train_" + n for n in names]
-    if val_it is not None:
-        keys += ["val_loss"] + ["val_" + n for n in names]
+    params = _callback_params(epochs, train_it, val_it, train_metrics, log_every, checkpoint_dir)
     for cb in cbs:
-        cb.set_params({"epochs": int(epochs), "batches_per_epoch": len(train_it), "keys": keys,
-                       "has_val": val_it is not None, "log_every": int(log_every),
-                       "checkpoint_dir": checkpoint_dir})
+        cb.set_params(params)
     best = next(cb for cb in cbs if isinstance(cb, BestEpoch))
 
     # network, trainer, history; on resume, everything the checkpoint holds
-    mx.random.seed(int(seed))
-    initialize(net, make_init(init, init_magnitude), ctxs)
-    finish_deferred_init(net, train_it)
-    if hybridize and isinstance(net, gluon.HybridBlock):
-        # static memory is ~5-30% faster on one device; on several, MXNet 1.9.1 sometimes
-        # loses a BatchNorm statistics update with it (docs/training.md), so plain there
-        static = len(ctxs) == 1
-        net.hybridize(static_alloc=static, static_shape=static)
+    _prepare_network(net, ctxs, seed, make_init(init, init_magnitude), train_it, hybridize)
     if saved is not None:
         checkpoint.load_params(net, saved, ctxs)
     scheduler = make_lr_scheduler(lr_scheduler, lr, epochs, len(train_it))
@@ -116,17 +104,16 @@ def fit(net, train, val=None, epochs=10, *, optimizer="sgd", lr=0.1, wd=0.0, bat
         "seed": int(seed), "batch_size": batch_size,
         "optimizer": optimizer if isinstance(optimizer, str) else type(optimizer).__name__,
         "train_samples": train_it.num_samples})
-    start = 0
     if saved is not None:
         checkpoint.load_trainer(trainer, saved)
         history = History.from_dict(saved["history"])
         history.monitor = best.key
-        start = epochs if history.stopped_reason else saved["epoch"]
     history.meta["contexts"] = [str(c) for c in ctxs]
     for cb in cbs:
         cb.net, cb.trainer, cb.history = net, trainer, history
     if saved is not None:
         checkpoint.restore_callbacks(cbs, saved)
+    start = 0 if saved is None else epochs if history.stopped_reason else saved["epoch"]
     loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
     train_loss_fn = smoothed_cross_entropy(label_smoothing) if label_smoothing else loss_fn
 
@@ -167,6 +154,29 @@ def fit(net, train, val=None, epochs=10, *, optimizer="sgd", lr=0.1, wd=0.0, bat
         for cb in cbs:
             getattr(cb, "close", lambda: None)()  # e.g. a progress bar left open by an error
     return history
+
+
+def _callback_params(epochs, train_it, val_it, metrics, log_every, checkpoint_dir):
+    """What callbacks see as ``self.params``: fit's settings and the row keys it records."""
+    names = list(metric_values(metrics, ""))
+    keys = ["train_loss"] + ["train_" + n for n in names]
+    if val_it is not None:
+        keys += ["val_loss"] + ["val_" + n for n in names]
+    return {"epochs": int(epochs), "batches_per_epoch": len(train_it), "keys": keys,
+            "has_val": val_it is not None, "log_every": int(log_every),
+            "checkpoint_dir": checkpoint_dir}
+
+
+def _prepare_network(net, ctxs, seed, init, train_it, hybridize):
+    """Initialise what is not yet (a function of ``seed``), on ``ctxs``, and hybridize."""
+    mx.random.seed(int(seed))
+    initialize(net, init, ctxs)
+    finish_deferred_init(net, train_it)
+    if hybridize and isinstance(net, gluon.HybridBlock):
+        # static memory is ~5-30% faster on one device; on several, MXNet 1.9.1 sometimes
+        # loses a BatchNorm statistics update with it (docs/training.md), so plain there
+        static = len(ctxs) == 1
+        net.hybridize(static_alloc=static, static_shape=static)
 
 
 def _writes_checkpoints(kvstore):
