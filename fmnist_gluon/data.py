@@ -31,8 +31,8 @@ import zlib
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from .validation import (check_batch_size, check_non_negative_int, check_probability, check_seed,
-                         did_you_mean, resolve_contexts)
+from .validation import (check_batch_size, check_non_negative_int, check_number, check_probability,
+                         check_seed, did_you_mean, resolve_contexts)
 
 __all__ = [
     "Dataset", "load_dataset", "read_idx", "DataNotFoundError", "DataIntegrityError",
@@ -707,8 +707,9 @@ def train_val_split(images, labels, val_fraction=0.1, seed=0):
         raise ValueError("labels: expected a 1-D array of class indices, got shape %s" % (y.shape,))
     if len(x) != len(y):
         raise ValueError("images and labels differ in length: %d images, %d labels" % (len(x), len(y)))
-    if isinstance(val_fraction, bool) or not isinstance(val_fraction, numbers.Real) or not 0 < val_fraction < 1:
-        raise ValueError("val_fraction: expected a number strictly between 0 and 1, got %r" % (val_fraction,))
+    check_number(val_fraction, "val_fraction", 0, 1, low_open=True, high_open=True,
+                 hint=" (strictly between 0 and 1)")
+    seed = check_seed(seed)
     n_val = int(round(len(y) * val_fraction))
     if n_val < 1 or n_val >= len(y):
         raise ValueError("val_fraction=%g of %d samples leaves an empty part (%d for validation)"

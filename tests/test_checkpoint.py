@@ -70,20 +70,21 @@ def test_unknown_format_is_refused(tmp_path):
 
 
 @pytest.mark.parametrize("damage", ["garbled json", "truncated params", "truncated states",
-                                    "missing params"])
+                                    "missing params", "truncated best"])
 def test_damaged_checkpoint_names_the_file_and_the_way_out(tmp_path, damage):
     folder = checkpointed(tmp_path)
     target = {"garbled json": "checkpoint.json", "truncated params": "epoch-0002.params",
-              "truncated states": "epoch-0002.states",
-              "missing params": "epoch-0002.params"}[damage]
+              "truncated states": "epoch-0002.states", "missing params": "epoch-0002.params",
+              "truncated best": "best.params"}[damage]
     path = folder / target
     if damage == "missing params":
         path.unlink()
     else:
         data = path.read_bytes()
+        path.unlink()  # a new file: best.params and last.params are hard links to epoch files
         path.write_bytes(data[:len(data) // 2])
-    with pytest.raises(CheckpointError) as info:
-        quick_fit(epochs=3, checkpoint_dir=str(folder))
+    with pytest.raises(CheckpointError) as info:  # restore_best reads best.params too
+        quick_fit(epochs=3, checkpoint_dir=str(folder), restore_best=True)
     message = str(info.value)
     assert target in message and str(folder) in message and "resume=False" in message
     _, h = quick_fit(epochs=3, checkpoint_dir=str(folder), resume=False)  # the way out works
