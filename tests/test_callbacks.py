@@ -112,3 +112,15 @@ def test_reduce_lr_on_plateau_sets_the_trainers_rate():
     assert cb.state()["lr"] == pytest.approx(0.00125)
     with pytest.raises(ValueError, match="lr_scheduler=None"):
         quick_fit(epochs=1, lr_scheduler="cosine", callbacks=[ReduceLROnPlateau()])
+
+
+def test_a_stop_inside_an_epoch_keeps_no_partial_row(tmp_path):
+    class StopAtBatch(Callback):
+        def on_batch_end(self, batch, logs):
+            if len(self.history) == 1 and batch >= 4:
+                return "enough at batch %d" % batch
+
+    folder = tmp_path / "ckpt"
+    _, h = quick_fit(epochs=5, log_every=2, callbacks=[StopAtBatch()], checkpoint_dir=str(folder))
+    assert len(h) == 1 and h.stopped_reason == "enough at batch 4"
+    assert (folder / "epoch-0001.params").exists() and not (folder / "epoch-0002.params").exists()
