@@ -19,7 +19,6 @@ import statistics
 import sys
 import time
 from dataclasses import asdict, dataclass, field
-from difflib import get_close_matches
 
 import numpy as np
 
@@ -30,6 +29,7 @@ from .spec import parse_spec
 from .history import History
 from .train import evaluate, fit
 from .train.evaluation import check_tta
+from .validation import check_positive_int, check_seed, did_you_mean
 from .utils import atomic_write_text, machine_info
 
 # The seed post's best test accuracies (percent), for the report.
@@ -126,11 +126,8 @@ def get_rungs(names=None):
         names = [n.strip() for n in names.split(",") if n.strip()]
     unknown = [n for n in names if n not in RUNGS]
     if unknown:
-        hints = "".join(
-            " (did you mean %r?)" % m[0] for m in [get_close_matches(unknown[0], RUNGS, 1)] if m
-        )
         raise ValueError("unknown rung %r%s; expected some of %s"
-                         % (unknown[0], hints, ", ".join(RUNGS)))
+                         % (unknown[0], did_you_mean(unknown[0], RUNGS), ", ".join(RUNGS)))
     return [RUNGS[n] for n in RUNGS if n in names]
 
 
@@ -428,6 +425,9 @@ def run_ladder(rungs=None, out="runs/ladder", epochs=None, quick=False, seed=0, 
     report is rebuilt from what has finished and the KeyboardInterrupt propagates.
     """
     rungs = [r if isinstance(r, Rung) else get_rungs([r])[0] for r in (rungs or SEED_LADDER)]
+    seed, repeats = check_seed(seed, allow_none=False), check_positive_int(repeats, "repeats")
+    if epochs is not None:
+        epochs = check_positive_int(epochs, "epochs")
     if quick and epochs is None:
         epochs = QUICK["epochs"]
     train, test, _ = load_ladder_data(quick=quick, seed=seed, root=root)

@@ -10,7 +10,7 @@ from collections import namedtuple
 import mxnet as mx
 from mxnet.gluon import nn
 
-from .spec import DEFAULT_INPUT_SHAPE, _check_input_shape, _to_token, layer_cost, plan
+from .spec import DEFAULT_INPUT_SHAPE, check_input_shape, layer_token, layer_cost, plan
 
 __all__ = ["build_cnn", "summary", "Summary", "BLOCKS"]
 
@@ -95,7 +95,7 @@ class Summary:
 def _spec_rows(spec, classes, input_shape):
     layers, inputs, outputs = plan(spec, input_shape, classes)
     for i, (entry, in_shape, out_shape) in enumerate(zip(layers, inputs, outputs)):
-        yield Row(i, _to_token(entry), out_shape, *layer_cost(entry, in_shape, out_shape))
+        yield Row(i, layer_token(entry), out_shape, *layer_cost(entry, in_shape, out_shape))
 
 
 def _block_name(block):
@@ -149,7 +149,7 @@ def summary(spec_or_net, input_shape=DEFAULT_INPUT_SHAPE, print_fn=print, classe
     in_features*units; every other layer counts 0 (bias additions, pooling, normalization and
     activations are not multiply-accumulates). ``print_fn=None`` prints nothing.
     """
-    input_shape = _check_input_shape(input_shape)
+    input_shape = check_input_shape(input_shape)
     if isinstance(spec_or_net, mx.gluon.Block):
         rows = list(_net_rows(spec_or_net, input_shape))
     else:

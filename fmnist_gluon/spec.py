@@ -49,7 +49,6 @@ naming the layer, its type and field, what was expected and what was given. A sh
 Adding a layer kind = one entry in ``LAYER_KINDS`` here and one in ``model.BLOCKS``.
 """
 import copy
-import difflib
 import json
 import math
 import numbers
@@ -60,6 +59,8 @@ from collections.abc import Mapping
 from decimal import Decimal
 
 import yaml
+
+from .validation import closest as _closest, did_you_mean as _did_you_mean
 
 __all__ = ["SpecError", "parse_spec", "trace_shapes", "from_seed_tuples", "seed_spec",
            "spec_to_json", "spec_to_shorthand", "pool_before_activation", "LAYER_KINDS",
@@ -229,24 +230,6 @@ def _show(value):
     return "%s (%s)" % (text, type(value).__name__)
 
 
-def _closest(word, choices, aliases=None):
-    """The choice ``word`` most likely meant (an alias, a case slip or a typo), or None."""
-    if not isinstance(word, str):
-        return None
-    key = word.lower()
-    if aliases and key in aliases:
-        return aliases[key]
-    if key in choices:
-        return key
-    close = difflib.get_close_matches(key, list(choices), n=1, cutoff=0.6)
-    return close[0] if close else None
-
-
-def _did_you_mean(word, choices, aliases=None):
-    guess = _closest(word, choices, aliases)
-    return "; did you mean %r?" % guess if guess else ""
-
-
 def _fail(where, layer_type, field, message, index=None):
     head = where + (" (%s)" % layer_type if layer_type else "")
     if field:
@@ -399,7 +382,7 @@ def _format_number(value):
     return format(Decimal(repr(value)), "f") if isinstance(value, float) else str(value)
 
 
-def _to_token(entry):
+def layer_token(entry):
     """The shorthand token of a canonical entry (defaults left out)."""
     layer_type = entry["type"]
     kind = LAYER_KINDS[layer_type]
@@ -528,7 +511,7 @@ def _trace(located, input_shape):
     return shapes
 
 
-def _check_input_shape(input_shape):
+def check_input_shape(input_shape):
     ok = (isinstance(input_shape, (list, tuple)) and len(input_shape) == 3
           and all(isinstance(d, numbers.Integral) and not isinstance(d, bool) and d >= 1
                   for d in input_shape))
@@ -558,7 +541,7 @@ def _located(spec, classes):
 def plan(spec, input_shape=DEFAULT_INPUT_SHAPE, classes=None):
     """(canonical layers, input shape of each, output shape of each): what ``parse_spec``,
     ``trace_shapes``, ``build_cnn`` and ``summary`` share."""
-    input_shape = _check_input_shape(input_shape)
+    input_shape = check_input_shape(input_shape)
     located = _located(spec, _check_classes(classes))
     outputs = _trace(located, input_shape)
     return [entry for _, _, entry in located], [input_shape] + outputs[:-1], outputs
@@ -593,7 +576,7 @@ def spec_to_json(spec, input_shape=DEFAULT_INPUT_SHAPE):
 
 def spec_to_shorthand(spec, input_shape=DEFAULT_INPUT_SHAPE):
     """The shorthand string of ``spec`` (canonical layers, defaults left out)."""
-    return "-".join(_to_token(layer) for layer in parse_spec(spec, input_shape))
+    return "-".join(layer_token(layer) for layer in parse_spec(spec, input_shape))
 
 
 # Activations that never decrease: max(f(a), f(b)) == f(max(a, b)), so a max-pool commutes with
