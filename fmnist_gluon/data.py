@@ -498,7 +498,7 @@ def load_dataset(name="fashion-mnist", split="train", root=None, *, verify="auto
 def _as_nchw(images):
     """A C-contiguous N×C×H×W uint8 or float32 array from any accepted layout (one copy at most)."""
     x = np.asarray(images)
-    if x.ndim < 3 and x.dtype == object:
+    if x.ndim == 0 or (x.ndim < 3 and x.dtype == object):
         raise TypeError("images: expected an array of pixels (N×H×W, N×H×W×C or N×C×H×W), got %s"
                         % type(images).__name__)
     if x.ndim == 3:

@@ -687,10 +687,25 @@ def plan(spec, input_shape=DEFAULT_INPUT_SHAPE, classes=None):
     """(canonical layers, input shape of each, output shape of each): what ``parse_spec``,
     ``trace_shapes``, ``build_cnn`` and ``summary`` share."""
     input_shape = _check_input_shape(input_shape)
-    located = _located(spec, _check_classes(classes))
-    outputs = _trace(located, input_shape)
-    _check_budget(located, input_shape, outputs)
+    try:
+        located = _located(spec, _check_classes(classes))
+        outputs = _trace(located, input_shape)
+        _check_budget(located, input_shape, outputs)
+    except SpecError as exc:
+        path = _file_of(spec)
+        if path is None or path in str(exc):
+            raise
+        raise SpecError("%s (in spec file %r)" % (exc, path), exc.index, exc.layer_type, exc.field) from None
     return [entry for _, _, entry in located], [input_shape] + outputs[:-1], outputs
+
+
+def _file_of(spec):
+    """The path ``spec`` names when it is a spec file, else None (so errors can name the file)."""
+    if isinstance(spec, os.PathLike):
+        return os.fspath(spec)
+    if isinstance(spec, str) and spec.strip() not in PRESETS and _looks_like_path(spec.strip()):
+        return spec.strip()
+    return None
 
 
 def parse_spec(spec, input_shape=DEFAULT_INPUT_SHAPE, classes=None):
