@@ -744,8 +744,8 @@ def _save_checkpoint(folder, net, trainer, state, improved):
     if improved:
         _link_atomic(os.path.join(folder, params), os.path.join(folder, "best.params"))
     History.from_dict(state["history"]).save(os.path.join(folder, "history.json"))
-    for name in os.listdir(folder):
-        if name.startswith("epoch-") and name not in (params, states):
+    for name in os.listdir(folder):  # older epochs, and temporaries of a writer that was killed
+        if (name.startswith("epoch-") and name not in (params, states)) or name.startswith(".tmp-"):
             os.remove(os.path.join(folder, name))
 
 
