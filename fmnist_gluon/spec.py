@@ -549,7 +549,7 @@ def _load_file(path):
     try:
         return json.loads(text) if ext == ".json" else yaml.load(text, Loader=_SpecLoader)
     except RecursionError:
-        raise SpecError("spec file %r is nested too deeply to read" % path) from None
+        raise SpecError("spec file %r is nested too deeply to read; a spec is a flat list of layers" % path) from None
     except (ValueError, yaml.YAMLError) as exc:
         reason = _cut(" ".join(str(exc).split()), 300)
         if "python/" in reason:
