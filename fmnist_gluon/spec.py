@@ -18,7 +18,8 @@ Activations are layers of their own, so BatchNorm can sit between a layer and it
   and bn is a convenience that becomes a separate activation layer; a list item may also be one
   shorthand token such as ``"conv64k3p1"``);
 - a path to a ``.json``, ``.yaml`` or ``.yml`` file holding any of these forms (YAML is read with
-  ``yaml.safe_load``); a file may also hold ``{"layers": [...]}``;
+  ``yaml.SafeLoader``, refusing alias bombs and recursive aliases; files over
+  ``MAX_SPEC_FILE_BYTES`` are refused unread); a file may also hold ``{"layers": [...]}``;
 - a shorthand string (below);
 - a preset name (``PRESETS``: the seed's ladder networks and its "next steps");
 - the seed notebook's tuple form ``(cnnlayers, fclayers[, activation])`` or a dict with those keys
@@ -44,7 +45,9 @@ when none precedes it; with ``classes`` given and a last layer that is not dense
 ``dense(classes)`` classifier is appended (a last dense layer with other units is an error).
 Validation happens here, once, before MXNet is touched: every problem raises ``SpecError``
 naming the layer, its type and field, what was expected and what was given. A shape trace over
-``input_shape`` (channels, height, width) rejects kernels or pools larger than their input.
+``input_shape`` (channels, height, width) rejects kernels or pools larger than their input, and
+a network above ``MAX_PARAMS`` parameters or ``MAX_ACTIVATIONS`` output values per image is
+refused before anything is allocated (docs/reliability.md).
 
 Adding a layer kind = one entry in ``LAYER_KINDS`` here and one in ``model.BLOCKS``.
 """
