@@ -27,6 +27,7 @@ from hypothesis import HealthCheck, Phase, given, seed as hypothesis_seed, setti
 from hypothesis import strategies as st  # noqa: E402
 
 import spec_strategies as S  # noqa: E402
+from fmnist_gluon.spec import LAYER_KINDS, parse_spec  # noqa: E402
 
 
 def machine():
@@ -36,12 +37,14 @@ def machine():
         model = next(line.split(":", 1)[1].strip() for line in out.splitlines() if line.startswith("Model name"))
     except (OSError, StopIteration, subprocess.SubprocessError):
         pass
-    return "%s, %d cores, Python %s" % (model, os.cpu_count(), platform.python_version())
+    return "%s, %d cores, Python %s, load average %.1f at the start" % (
+        model, os.cpu_count(), platform.python_version(), os.getloadavg()[0])
 
 
 def run(examples, seed=0):
-    """Run ``examples`` random cases; return (Counter of outcomes, list of (case, traceback))."""
-    counts, bugs = collections.Counter(), []
+    """Run ``examples`` random cases; return (Counter of outcomes, Counter of the layer kinds in
+    the nets that were built, list of (case, traceback))."""
+    counts, kinds, bugs = collections.Counter(), collections.Counter(), []
 
     @hypothesis_seed(seed)
     @settings(max_examples=examples, deadline=None, database=None, phases=[Phase.generate],
@@ -51,13 +54,16 @@ def run(examples, seed=0):
         counts["tried"] += 1
         spec, classes, input_shape, batch = case
         try:
-            counts[S.check_spec(spec, classes, input_shape, batch)] += 1
+            outcome = S.check_spec(spec, classes, input_shape, batch)
+            counts[outcome] += 1
+            if outcome == "built":
+                kinds.update({e["type"] for e in parse_spec(spec, input_shape, classes)})
         except Exception:  # a bug: count it, keep its traceback, go on
             counts["other"] += 1
             bugs.append((case, traceback.format_exc()))
 
     one()
-    return counts, bugs
+    return counts, kinds, bugs
 
 
 def main(argv=None):
@@ -70,7 +76,7 @@ def main(argv=None):
         parser.error("--examples: expected a positive number, got %d" % args.examples)
     print("machine:", machine())
     start = time.perf_counter()
-    counts, bugs = run(args.examples, args.seed)
+    counts, kinds, bugs = run(args.examples, args.seed)
     seconds = time.perf_counter() - start
     for case, tb in bugs[:args.show]:
         print("--- other exception for %r\n%s" % (case, tb))
@@ -78,6 +84,10 @@ def main(argv=None):
     print("SpecErrors (well-formed): %d" % counts["error"])
     print("built nets (forward pass matched the traced shape): %d" % counts["built"])
     print("other exceptions:        %d" % counts["other"])
+    print("built nets holding each layer kind: %s" % ", ".join(
+        "%s %d" % (kind, kinds[kind]) for kind in LAYER_KINDS))
+    missing = [kind for kind in LAYER_KINDS if not kinds[kind]]
+    print("layer kinds never built: %s" % (", ".join(missing) or "none"))
     print("seconds: %.1f (%.1f ms per example)" % (seconds, 1000 * seconds / max(counts["tried"], 1)))
     return 1 if counts["other"] else 0
 
