@@ -143,6 +143,8 @@ def test_fuzz_benchmark_prints_the_counts():
                           "--examples", "10", "--seed", "3"], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stdout + out.stderr
     counts = {key: int(value) for key, value in re.findall(
-        r"^(examples tried|SpecErrors|built nets|other exceptions)\D*(\d+)", out.stdout, re.M)}
+        r"^(examples tried|SpecErrors|built nets|other exceptions)[^:]*: *(\d+)$", out.stdout, re.M)}
     assert counts["examples tried"] == 10 and counts["other exceptions"] == 0
     assert counts["SpecErrors"] + counts["built nets"] == 10
+    per_kind = re.search(r"^built nets holding each layer kind: (.*)$", out.stdout, re.M).group(1)
+    assert [item.split()[0] for item in per_kind.split(", ")] == list(LAYER_KINDS)
