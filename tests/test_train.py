@@ -11,6 +11,7 @@ from mxnet import gluon
 from fmnist_gluon import train as T
 from fmnist_gluon.data import BatchIterator
 from fmnist_gluon.train import History, TrainingDiverged, evaluate, fit, predict
+from fmnist_gluon.train.params import average_statistics
 
 TIMING = ("seconds", "images_per_sec")
 
@@ -469,7 +470,7 @@ def test_batchnorm_statistics_are_averaged_over_devices():
     mean = net[1].running_mean
     mean.data(mx.cpu(0))[:] = 1.0
     mean.data(mx.cpu(1))[:] = 3.0
-    T._average_statistics(net)
+    average_statistics(net)
     assert [d.asnumpy().tolist() for d in mean.list_data()] == [[2.0] * 4, [2.0] * 4]
 
 
