@@ -36,7 +36,7 @@ setup(
         "tqdm>=4.40",
         "PyYAML>=5.1",
     ],
-    extras_require={"test": ["pytest>=7"]},
+    extras_require={"test": ["pytest>=7", "hypothesis>=6.100,<7"]},
     entry_points={"console_scripts": ["fmnist-gluon=fmnist_gluon.cli:main"]},
     classifiers=[
         "Programming Language :: Python :: 3.11",
