@@ -14,7 +14,8 @@ import statistics
 
 from scipy import stats as _scipy_stats
 
-__all__ = ["welch", "mean_interval", "compare_rungs", "markdown", "ALPHA", "METRICS"]
+__all__ = ["welch", "mean_interval", "compare_rungs", "verdict", "markdown", "published_markdown",
+           "ALPHA", "METRICS"]
 
 ALPHA = 0.05  # two-sided; the interval is the (1 - ALPHA) = 95% one
 METRICS = {"best": "best val acc", "final": "final val acc"}
@@ -53,13 +54,14 @@ def mean_interval(values, confidence=1 - ALPHA):
     return [mean - half, mean + half]
 
 
-def compare_rungs(per_seed):
-    """Each rung against the rung before it: ``per_seed`` is {rung: {"best": [...], "final":
-    [...]}} in report order. Returns a list of {"rung", "previous", "metric", ...welch} (or
-    ``"untestable": reason`` when either rung has fewer than 2 seeds)."""
+def compare_rungs(per_seed, pairs=None):
+    """Welch tests between rungs: ``per_seed`` is {rung: {"best": [...], "final": [...]}} in
+    report order; ``pairs`` lists (previous, rung) to test (default: each rung against the one
+    before it). Returns a list of {"rung", "previous", "metric", ...welch} (or ``"untestable":
+    reason`` when either rung has fewer than 2 seeds)."""
     names = list(per_seed)
     rows = []
-    for previous, rung in zip(names, names[1:]):
+    for previous, rung in (zip(names, names[1:]) if pairs is None else pairs):
         for metric in METRICS:
             a, b = per_seed[previous][metric], per_seed[rung][metric]
             row = {"rung": rung, "previous": previous, "metric": metric}
@@ -100,8 +102,8 @@ def markdown(rows):
     """The report's "Is each gain real?" section (lines), or [] when no rung has 2+ seeds."""
     if not any(row.get("p") is not None for row in rows):
         return []
-    lines = ["", "Is each gain real? Each rung against the rung before it in this table: the "
-             "difference of the means over seeds (percentage points), its 95%% confidence "
+    lines = ["", "Is each gain real? Each rung against the rung it changes (the one before it in "
+             "a ladder): the difference of the means over seeds (percentage points), its 95%% confidence "
              "interval and the p-value of Welch's t-test (unequal variances). p ≥ %.2f means the "
              "difference is not distinguishable from seed-to-seed noise." % ALPHA, "",
              "| rung | vs | metric | difference | 95% CI | Welch t | df | p | verdict |",
@@ -116,4 +118,32 @@ def markdown(rows):
                 row["rung"], row["previous"], METRICS[row["metric"]], row["difference"],
                 row["ci"][0], row["ci"][1], row["t"], row["df"], row["p"], verdict(row)))
     lines += [""] + [_sentence(row) for row in rows if row.get("p") is not None]
+    return lines
+
+
+def published_markdown(summaries, tolerance=0.5):
+    """Lines comparing each rung's mean best val accuracy with its published figure (rungs with
+    a ``published`` figure only): the gap, our mean's 95% interval, and whether the gap is
+    within ``tolerance`` points (issue 18's bar) or outside our interval."""
+    rows = [(name, s) for name, s in summaries.items() if s.get("published") is not None]
+    if not rows:
+        return []
+    lines = ["", "Against the published figures: our mean best val accuracy over seeds, the 95%% "
+             "t interval of that mean (2+ seeds), and our mean − published. A gap within %.1f "
+             "points counts as reproduced." % tolerance, "",
+             "| rung | seeds | ours % | 95% CI of our mean | published % | ours − published | "
+             "reproduced? |", "|---|---|---|---|---|---|---|"]
+    for name, s in rows:
+        mean, gap = s["best_val_accuracy_mean"], s["best_val_accuracy_mean"] - s["published"]
+        ci = s.get("best_val_accuracy_ci95")
+        spread = " ± %.2f" % s["best_val_accuracy_std"] if len(s["seeds"]) > 1 else ""
+        if abs(gap) <= tolerance:
+            verdict_text = "yes (within %.1f)" % tolerance
+        elif ci and not ci[0] <= s["published"] <= ci[1]:
+            verdict_text = "no: published is outside our interval"
+        else:
+            verdict_text = "no (gap > %.1f)" % tolerance
+        lines.append("| %s | %d | %.2f%s | %s | %.2f | %+.2f | %s |" % (
+            name, len(s["seeds"]), mean, spread, "%.2f to %.2f" % tuple(ci) if ci else "–",
+            s["published"], gap, verdict_text))
     return lines

@@ -1,5 +1,6 @@
 """Welch's t-test and the ladder report's "is each gain real?" section, against known values."""
 import json
+import statistics
 import os
 
 import pytest
@@ -87,3 +88,33 @@ def test_report_of_the_full_ladder_says_bn_is_noise(tmp_path):
     assert json.loads((out / "results.json").read_text())["comparisons"] == report["comparisons"]
     assert report["summary"]["bn"]["best_val_accuracy_ci95"][0] < 92.60 < \
         report["summary"]["bn"]["best_val_accuracy_ci95"][1]
+
+
+def test_a_ladder_tests_neighbours_and_seed_systems_only_their_variants():
+    assert ladder.comparison_pairs(["baseline", "adam", "bn", "dropout"]) == [
+        ("baseline", "adam"), ("adam", "bn"), ("bn", "dropout")]
+    assert ladder.comparison_pairs(["dense", "dense-lr0.01", "cnn2", "lenet5", "mobilenet",
+                                    "mobilenet-flip"]) == [("dense", "dense-lr0.01"),
+                                                           ("mobilenet", "mobilenet-flip")]
+    assert ladder.comparison_pairs(["bn", "dense", "mobilenet-flip"]) == []
+
+
+def summary_of(best, published):
+    mean = sum(best) / len(best)
+    return {"seeds": list(range(len(best))), "best_val_accuracy_mean": mean,
+            "best_val_accuracy_std": statistics.stdev(best) if len(best) > 1 else 0.0,
+            "best_val_accuracy_ci95": stats.mean_interval(best), "published": published}
+
+
+def test_published_figures_are_judged_by_the_half_point_bar_and_our_interval():
+    lines = stats.published_markdown({
+        "close": summary_of([88.7, 88.9, 89.0], 88.9),
+        "far": summary_of([80.16, 80.09, 80.14], 83.86),
+        "one": summary_of([92.0], 92.9),
+        "ladder": summary_of([92.0, 92.1], None)})
+    rows = {line.split(" | ")[0][2:]: line for line in lines if line.startswith("| ") and "---" not in line}
+    assert "yes (within 0.5)" in rows["close"]
+    assert "-3.73" in rows["far"] and "no: published is outside our interval" in rows["far"]
+    assert "no (gap > 0.5)" in rows["one"] and "| – |" in rows["one"]
+    assert "ladder" not in rows
+    assert stats.published_markdown({"ladder": summary_of([92.0, 92.1], None)}) == []
