@@ -165,3 +165,31 @@ def test_seed_rungs_carry_their_training_settings():
     assert (r["mobilenet"].batch_size, r["mobilenet"].epochs) == (64, 50)
     assert r["mobilenet-flip"].augment == "flip" and r["mobilenet-flip"].spec == "mobilenet"
     assert all(x.wd == 0.0 and x.init_magnitude == 3.0 for x in ladder.get_rungs("seeds"))
+
+
+@pytest.mark.slow
+def test_seeds_example_trains_and_reports_against_the_published_figures(idx_dir, tmp_path):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    out = tmp_path / "seeds"
+    script = os.path.join(os.path.dirname(__file__), "..", "examples", "seeds.py")
+    cmd = [sys.executable, script, "--rungs", "dense,dense-lr0.01", "--epochs", "1",
+           "--repeats", "2", "--out", str(out), "--quiet"]
+    env = dict(os.environ, FMNIST_GLUON_DATA=str(idx_dir), OMP_NUM_THREADS="1")
+    done = subprocess.run(cmd, env=env, capture_output=True, timeout=300)
+    assert done.returncode == 0, done.stderr.decode()
+    md = (out / "results.md").read_text()
+    assert "| published % |" in md and "| 83.86 |" in md
+    assert "Against the published figures" in md
+    assert "| dense-lr0.01 | dense | best val acc |" in md  # the Welch row of the variant
+    report = json.loads((out / "results.json").read_text())
+    assert report["command"].startswith("python examples/seeds.py --rungs dense,dense-lr0.01")
+    assert [(c["previous"], c["rung"]) for c in report["comparisons"]] == [("dense", "dense-lr0.01")] * 2
+    assert (out / "best_vs_seed.png").exists() and (out / "curves_dense.png").exists()
+    # with no --rungs/--out the example's defaults apply (here: rebuild the report only)
+    rebuilt = subprocess.run([sys.executable, script, "--report", "--out", str(out)], env=env,
+                             capture_output=True, timeout=120)
+    assert rebuilt.returncode == 0 and b"| dense | 1 |" in rebuilt.stdout
