@@ -20,22 +20,26 @@ Activations are layers of their own, so BatchNorm can sit between a layer and it
 - a path to a ``.json``, ``.yaml`` or ``.yml`` file holding any of these forms (YAML is read with
   ``yaml.safe_load``); a file may also hold ``{"layers": [...]}``;
 - a shorthand string (below);
-- a preset name (``PRESETS``: the seed's ladder networks and its "next steps");
+- a preset name (``PRESETS``: the seed's ladder networks, its "next steps", the recipes and
+  the other published systems of ``SEED_SYSTEMS``);
+- a single ``{"type": "zoo", ...}`` dict: a GluonCV model-zoo network (``fmnist_gluon.zoo``);
 - the seed notebook's tuple form ``(cnnlayers, fclayers[, activation])`` or a dict with those keys
   (see ``from_seed_tuples``).
 
 Shorthand grammar (case-insensitive, blanks around ``-`` ignored)::
 
     spec   := token ("-" token)*
-    token  := name [number (letter number)*]
+    token  := name [number (letter number)*] ["@" word]
     number := digits ["." digits] | "." digits
 
-``name`` is a layer type (``conv pool globalpool bn dropout flatten dense relu leakyrelu prelu
-elu selu gelu swish sigmoid tanh softrelu softsign``) or a short name (``drop`` = dropout,
+``name`` is a layer type (``conv pad pool globalpool bn dropout flatten dense zoo relu leakyrelu
+prelu elu selu gelu swish sigmoid tanh softrelu softsign``) or a short name (``drop`` = dropout,
 ``lrelu`` = leakyrelu, ``fc`` = dense, ``maxpool``/``avgpool`` = pool of that kind, ``gap``/``gmp``
 = global average/max pool). The first number is the type's main field (conv: channels, pool: size,
-dropout: rate, dense: units, leakyrelu/elu: alpha, swish: beta); letter-number pairs set the
-others (conv: ``k`` kernel, ``s`` stride, ``p`` padding; pool: ``s`` stride). The seed baseline::
+dropout: rate, dense: units, leakyrelu/elu: alpha, swish: beta, pad: padding, zoo: resize);
+letter-number pairs set the others (conv: ``k`` kernel, ``s`` stride, ``p`` padding, ``g``
+groups; pool: ``s`` stride; zoo: ``c`` classes); ``@word`` sets a text field (conv/dense:
+``init`` such as ``@he_normal``; zoo: the model name, ``zoo56@mobilenet1.0``). The seed baseline::
 
     conv64k3p1-relu-pool2-conv64k3-relu-pool2-dense256-relu-dense64-relu-dense10
 
@@ -63,7 +67,7 @@ import yaml
 
 __all__ = ["SpecError", "parse_spec", "trace_shapes", "from_seed_tuples", "seed_spec",
            "spec_to_json", "spec_to_shorthand", "pool_before_activation", "LAYER_KINDS",
-           "PRESETS"]
+           "PRESETS", "SEED_SYSTEMS", "ZOO_MODELS", "INIT_NAMES"]
 
 DEFAULT_INPUT_SHAPE = (1, 28, 28)
 
