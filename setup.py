@@ -32,6 +32,9 @@ setup(
         "mxnet==1.9.1",
         "numpy>=1.17,<1.24",
         "gluoncv==0.10.5.post0",
+        # Welch's t-test in ladder reports (stats.py); gluoncv needs scipy too. 1.11 added the
+        # test's df and confidence_interval; 1.16 needs numpy >= 1.25.
+        "scipy>=1.11,<1.16",
         "matplotlib>=3.3",
         "tqdm>=4.40",
         "PyYAML>=5.1",
