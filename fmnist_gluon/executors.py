@@ -41,16 +41,22 @@ def connect_ray(address=None, num_cpus=None):
     """Join the Ray cluster at ``address`` (or RAY_ADDRESS), else start a local one.
 
     Returns True when this call connected (the caller then disconnects at the end), False when
-    the process was already connected (a test or a notebook owns that connection).  A driver
-    joining an existing cluster needs RAY_AUTH_MODE=token (Ray 2.60 turns token auth on by
-    default); it is set here unless the user set it.
+    the process was already connected (a test or a notebook owns that connection).  Ray reads
+    two settings when it is imported, so they are set here first unless the user set them:
+    a driver joining an existing cluster needs ``RAY_AUTH_MODE=token`` (Ray 2.60 turns token
+    auth on by default), and one joining a head on 127.0.0.1 needs
+    ``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0``, or Ray swaps the address for the machine's routable
+    one, where the head does not listen.
     """
+    if address:
+        os.environ.setdefault("RAY_AUTH_MODE", "token")
+        if address.rpartition("//")[2].split(":")[0] in ("127.0.0.1", "localhost"):
+            os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
     ray = import_ray()
     if ray.is_initialized():
         return False
     kwargs = {"include_dashboard": False, "log_to_driver": True}
     if address:
-        os.environ.setdefault("RAY_AUTH_MODE", "token")
         kwargs["address"] = address
     elif num_cpus is not None:
         kwargs["num_cpus"] = int(num_cpus)
@@ -69,8 +75,8 @@ class RayExecutor(concurrent.futures.Executor):
     """
 
     def __init__(self, address=None, cpus_per_task=1, max_retries=3, num_cpus=None):
+        self._owned = connect_ray(address, num_cpus)  # first: it sets what Ray reads on import
         self._ray = import_ray()
-        self._owned = connect_ray(address, num_cpus)
         self.cpus_per_task = int(cpus_per_task)
         self.max_retries = int(max_retries)
         self._options = {"num_cpus": self.cpus_per_task, "max_retries": self.max_retries,

@@ -9,6 +9,9 @@ import contextlib
 import json
 import os
 import signal
+import socket
+import subprocess
+import sys
 import threading
 import time
 
@@ -198,3 +201,65 @@ def _environ(values):
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+
+
+def test_cli_ladder_joins_a_head_node_on_loopback(signal_dir, tmp_path):
+    """`ray start --head` on 127.0.0.1 (stopped by its process group, never `ray stop`), then
+    `fmnist-gluon ladder --ray 127.0.0.1:PORT`: the command docs/distributed.md gives."""
+    pytest.importorskip("ray")
+    bin_dir = os.path.dirname(sys.executable)
+    env = dict(os.environ, FMNIST_GLUON_DATA=str(signal_dir),
+               RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER="0")
+    for key in ("RAY_ADDRESS", "RAY_AUTH_MODE"):
+        env.pop(key, None)
+    port = _free_port()
+    head = subprocess.Popen(
+        [os.path.join(bin_dir, "ray"), "start", "--head", "--node-ip-address=127.0.0.1",
+         "--port=%d" % port, "--num-cpus=2", "--include-dashboard=false", "--block",
+         "--disable-usage-stats"], env=env, stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL, start_new_session=True)
+    out = tmp_path / "out"
+    try:
+        _wait_for_port(port, 120)
+        env.pop("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER")  # the command sets what it needs itself
+        done = subprocess.run(
+            [os.path.join(bin_dir, "fmnist-gluon"), "ladder", "--rungs", "baseline,adam",
+             "--epochs", "1", "--repeats", "2", "--out", str(out), "--quiet",
+             "--ray", "127.0.0.1:%d" % port], env=env, capture_output=True, text=True,
+            timeout=240)
+    finally:
+        _stop_group(head)
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads((out / "results.json").read_text())
+    assert sorted(runs(report)) == [("adam", 0), ("adam", 1), ("baseline", 0), ("baseline", 1)]
+    assert "--ray 127.0.0.1:%d" % port in report["command"]
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_for_port(port, seconds):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                time.sleep(3)  # the GCS listens before the raylet is up
+                return
+        time.sleep(0.5)
+    raise TimeoutError("the Ray head did not listen on 127.0.0.1:%d within %d s" % (port, seconds))
+
+
+def _stop_group(proc):
+    """Stop the head started by this test: its own process group, TERM then KILL."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        pass
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(10)
