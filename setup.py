@@ -39,7 +39,12 @@ setup(
         "tqdm>=4.40",
         "PyYAML>=5.1",
     ],
-    extras_require={"test": ["pytest>=7", "hypothesis>=6.100,<7"]},
+    extras_require={
+        "test": ["pytest>=7", "hypothesis>=6.100,<7"],
+        # Ladder and sweeps on Ray (docs/distributed.md). pyarrow 26 needs numpy 2, which pip
+        # does not see from Ray's requirements: pinned below it.
+        "ray": ["ray[tune]==2.60.0", "pyarrow<26"],
+    },
     entry_points={"console_scripts": ["fmnist-gluon=fmnist_gluon.cli:main"]},
     classifiers=[
         "Programming Language :: Python :: 3.11",

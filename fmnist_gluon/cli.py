@@ -84,6 +84,13 @@ def configure_ladder(parser):
     parser.add_argument("--list", action="store_true", help="list the rungs and exit")
     parser.add_argument("--report", action="store_true",
                         help="only rebuild results.json/results.md/plots in --out")
+    parser.add_argument("--ray", nargs="?", const="ray", metavar="ADDRESS",
+                        help="run each (rung, seed) as a Ray task: on the cluster at ADDRESS "
+                             "(host:port), RAY_ADDRESS, or a local one (docs/distributed.md)")
+    parser.add_argument("--workers", type=positive_int,
+                        help="with --ray and no cluster: CPUs of the local Ray cluster")
+    parser.add_argument("--cpus-per-task", type=positive_int, default=1,
+                        help="with --ray: CPUs (and threads) per task (default: %(default)s)")
 
 
 def _interrupt(signum, frame):
@@ -108,7 +115,9 @@ def run_ladder(args):
         try:
             ladder.run_ladder(rungs, out=out, epochs=args.epochs, quick=args.quick,
                               seed=args.seed, repeats=args.repeats, ctx=ctx,
-                              verbose=not args.quiet, command=args.command_line)
+                              verbose=not args.quiet, command=args.command_line,
+                              executor=args.ray, workers=args.workers,
+                              cpus_per_task=args.cpus_per_task)
         except KeyboardInterrupt:
             print("\ninterrupted: finished rungs are in %s/results.md; run the same command "
                   "again to resume" % out, file=sys.stderr)

@@ -37,7 +37,8 @@ STAMP=.venv/.fmnist-installed
 if [ ! -f "$STAMP" ] || [ setup.py -nt "$STAMP" ]; then
   echo "== installing fmnist_gluon and its pinned dependencies into .venv"
   .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q -e ".[test]"
+  # the ray extra: the Ray ladder/sweep tests run in CI (about 420 MB)
+  .venv/bin/python -m pip install -q -e ".[test,ray]"
   touch "$STAMP"
 fi
 export PATH="$ROOT/.venv/bin:$PATH"
