@@ -250,6 +250,7 @@ def run_train(args):
     from .distributed import parse_ctx
     from .runs import plan_run
 
+    ctx = checked(parse_ctx, args.ctx)
     out = args.out or os.path.join("runs", args.spec if args.spec.replace("-", "").isalnum()
                                    else "custom")
     plan = checked(
@@ -259,7 +260,6 @@ def run_train(args):
         label_smoothing=args.label_smoothing, seed=args.seed, train_size=args.train_size,
         test_size=args.test_size, root=args.data, checkpoint_dir=args.checkpoint_dir,
         command=args.command_line)
-    ctx = checked(parse_ctx, args.ctx)
     cfg = plan.config
     print("training %s (%d layers) on %d images, validating on %d, for %d epochs into %s"
           % (cfg["rung"] or args.spec, len(cfg["spec"]), cfg["data"]["train_size"],
