@@ -37,7 +37,8 @@ STAMP=.venv/.fmnist-installed
 if [ ! -f "$STAMP" ] || [ setup.py -nt "$STAMP" ]; then
   echo "== installing fmnist_gluon and its pinned dependencies into .venv"
   .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q -e ".[test]"
+  # every extra the tests exercise: CI must run the ONNX, notebook, docs and TensorBoard tests
+  .venv/bin/python -m pip install -q -e ".[test,onnx,docs,notebook,tensorboard]"
   touch "$STAMP"
 fi
 export PATH="$ROOT/.venv/bin:$PATH"
