@@ -19,5 +19,6 @@ from .spec import (SpecError, parse_spec, PRESETS, from_seed_tuples, spec_to_jso
                    pool_before_activation)
 from .model import build_cnn, summary
 from .data import Dataset, load_dataset, BatchIterator, train_val_split, RandomFlip, RandomCrop, RandomErasing, Compose, make_augment
-from .train import fit, evaluate, predict, History, TrainingDiverged
+from .history import History
+from .train import fit, evaluate, predict, TrainingDiverged
 from . import plot
