@@ -332,7 +332,7 @@ def run_evaluate(args):
 def configure_predict(parser):
     from .images import HOW
 
-    parser.description = (parser.description or "") + " The " + HOW + "."
+    parser.description = textwrap.fill((parser.description or "") + " The " + HOW + ".", 79)
     parser.add_argument("run_dir", metavar="RUN_DIR", help="a folder written by fmnist-gluon train")
     parser.add_argument("images", metavar="IMAGE", nargs="+", help="PNG or JPEG files, any size")
     parser.add_argument("--top", type=positive_int, default=3,
@@ -353,7 +353,8 @@ def run_predict(args):
     """
     from .export import onnx_predict, onnx_session
     from .images import load_images
-    from .runs import load_run, predict_files
+    from .runs import load_run
+    from .train import predict
 
     run = checked(load_run, args.run_dir)
     images = checked(load_images, args.images)
@@ -367,7 +368,7 @@ def run_predict(args):
         checked(onnx_session, path)
         probs = onnx_predict(path, images)
     else:
-        probs = predict_files(run, args.images, tta=args.tta)[0]
+        probs = predict(run.net, images, tta=args.tta)[0]
     rows = []
     for path, p in zip(args.images, probs):
         order = p.argsort()[::-1][:args.top]
