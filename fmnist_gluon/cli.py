@@ -228,6 +228,9 @@ def configure_train(parser):
     parser.add_argument("--checkpoint-dir",
                         help="checkpoint every epoch here (default: OUT/checkpoint); the same "
                              "command again resumes from it")
+    parser.add_argument("--tensorboard", metavar="LOGDIR",
+                        help="also write per-epoch TensorBoard scalars and the graph there "
+                             "(pip install .[tensorboard]; view with tensorboard --logdir LOGDIR)")
     parser.add_argument("--progress", choices=("auto", "bar", "lines", "none"), default="auto",
                         help="a bar per epoch, one line per epoch, or nothing (default: auto = "
                              "a bar on a terminal, lines otherwise)")
@@ -260,13 +263,18 @@ def run_train(args):
         label_smoothing=args.label_smoothing, seed=args.seed, train_size=args.train_size,
         test_size=args.test_size, root=args.data, checkpoint_dir=args.checkpoint_dir,
         command=args.command_line)
+    callbacks = None
+    if args.tensorboard:
+        from .tensorboard import TensorBoardLogger
+
+        callbacks = [checked(TensorBoardLogger, args.tensorboard, graph=True)]
     cfg = plan.config
     print("training %s (%d layers) on %d images, validating on %d, for %d epochs into %s"
           % (cfg["rung"] or args.spec, len(cfg["spec"]), cfg["data"]["train_size"],
              cfg["data"]["test_size"], cfg["training"]["epochs"], out), flush=True)
     signal.signal(signal.SIGTERM, _interrupt)
     try:
-        history = plan.train(ctx=ctx, verbose=_progress(args.progress))
+        history = plan.train(ctx=ctx, verbose=_progress(args.progress), callbacks=callbacks)
     except KeyboardInterrupt:
         print("\ninterrupted: the last finished epoch is checkpointed in %s; run the same "
               "command again to resume" % plan.checkpoint_dir, file=sys.stderr)

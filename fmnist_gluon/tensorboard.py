@@ -62,9 +62,9 @@ class TensorBoardLogger(Callback):
     def __init__(self, logdir, graph=False, input_shape=(1, 28, 28)):
         try:
             import tensorboardX  # noqa: F401
-        except ImportError:
-            raise ImportError("TensorBoardLogger needs tensorboardX: pip install "
-                              "'fmnist_gluon[tensorboard]'") from None
+        except ImportError:  # a ValueError: the CLI reports it as an input error
+            raise ValueError("TensorBoardLogger needs tensorboardX: pip install "
+                             "'fmnist_gluon[tensorboard]'") from None
         self.logdir, self.graph, self.input_shape = str(logdir), bool(graph), tuple(input_shape)
         self.writer = None
 
