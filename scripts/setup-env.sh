@@ -37,7 +37,7 @@ STAMP=.venv/.fmnist-installed
 if [ ! -f "$STAMP" ] || [ setup.py -nt "$STAMP" ]; then
   echo "== installing fmnist_gluon and its pinned dependencies into .venv"
   .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q -e ".[test]"
+  .venv/bin/python -m pip install -q -e ".[test,peers]"  # peers: tests/test_bench_peers.py
   touch "$STAMP"
 fi
 export PATH="$ROOT/.venv/bin:$PATH"
