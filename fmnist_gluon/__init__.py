@@ -31,7 +31,8 @@ _API = {
     "model": ("build_cnn", "summary"),
     "data": ("Dataset", "load_dataset", "BatchIterator", "train_val_split", "RandomFlip",
              "RandomCrop", "RandomErasing", "Compose", "make_augment"),
-    "train": ("fit", "evaluate", "predict", "History", "TrainingDiverged"),
+    "history": ("History",),
+    "train": ("fit", "evaluate", "predict", "TrainingDiverged"),
 }
 _WHERE = {name: module for module, names in _API.items() for name in names}
 __all__ = sorted(_WHERE) + ["plot", "threads"]

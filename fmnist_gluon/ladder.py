@@ -27,7 +27,9 @@ from . import plot
 from .data import load_dataset, train_val_split
 from .model import build_cnn, summary
 from .spec import parse_spec
-from .train import History, _check_tta, evaluate, fit
+from .history import History
+from .train import evaluate, fit
+from .train.evaluation import check_tta
 from .utils import atomic_write_text, machine_info
 
 # The seed post's best test accuracies (percent), for the report.
@@ -65,7 +67,7 @@ class Rung:
 
     def config(self, epochs=None):
         """The rung as JSON-able data, with ``epochs`` overridden when given."""
-        _check_tta(self.tta)  # before hours of training, not after
+        check_tta(self.tta)  # before hours of training, not after
         cfg = asdict(self)
         for key, default in _ADDED_FIELDS.items():  # rung folders written before they existed
             if cfg[key] == default:
