@@ -41,7 +41,7 @@ setup(
         "Pillow>=8",  # image files for predict; matplotlib depends on it already
     ],
     extras_require={
-        "test": ["pytest>=7", "hypothesis>=6.100,<7"],
+        "test": ["pytest>=7", "hypothesis>=6.100,<7", "ruff==0.17.6"],
         # Ladder and sweeps on Ray (docs/distributed.md). pyarrow 26 needs numpy 2, which pip
         # does not see from Ray's requirements: pinned below it.
         "ray": ["ray[tune]==2.60.0", "pyarrow<26"],
