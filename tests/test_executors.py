@@ -119,7 +119,7 @@ def ray_cluster():
     ray = pytest.importorskip("ray")
     os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
     with time_limit(120):
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+        ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     yield ray
     ray.shutdown()
 
@@ -263,3 +263,54 @@ def _stop_group(proc):
     with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)
     proc.wait(10)
+
+
+# -------------------------------------------------------------------------------- sweep
+
+SPACE = {"lr": [1e-3, 3e-2], "spec": ["conv4k3p1-relu-pool2-dense10"]}
+
+
+def test_sweep_trials_grid_random_and_bad_fields():
+    from fmnist_gluon.sweep import trials
+
+    grid = trials({"lr": [0.1, 0.01], "batch_size": [32, 64]})
+    assert [(r.name, r.lr, r.batch_size) for r in grid] == [
+        ("trial-00", 0.1, 32), ("trial-01", 0.01, 32), ("trial-02", 0.1, 64),
+        ("trial-03", 0.01, 64)]  # parameters in name order, the last one varying fastest
+    picked = trials({"lr": [0.1, 0.01], "batch_size": [32, 64]}, search="random",
+                    num_samples=2, seed=1)
+    assert len(picked) == 2 and picked == trials({"lr": [0.1, 0.01], "batch_size": [32, 64]},
+                                                 search="random", num_samples=2, seed=1)
+    with pytest.raises(ValueError, match="'learning_rate' is not a rung field.*lr"):
+        trials({"learning_rate": [0.1]})
+
+
+def test_sweep_locally_writes_table_plot_and_resumes(signal_dir, tmp_path):
+    from fmnist_gluon.sweep import run_sweep
+
+    out = str(tmp_path / "sweep")
+    with time_limit(240):
+        rows = run_sweep(SPACE, epochs=2, out=out, root=str(signal_dir), verbose=False)
+        again = run_sweep(SPACE, epochs=2, out=out, root=str(signal_dir), verbose=False)
+    assert sorted(r["params"]["lr"] for r in rows) == [1e-3, 3e-2]
+    assert all(r["epochs_run"] == 2 and not r["stopped_early"] for r in rows)
+    assert again == rows  # finished trials are read back, not trained again
+    table = (tmp_path / "sweep" / "sweep.md").read_text()
+    assert table.count("| trial-0") == 2 and "| lr | spec |" in table
+    assert (tmp_path / "sweep" / "sweep_val_accuracy.png").stat().st_size > 0
+    assert set(ladder.collect_results(out)) == {"trial-00", "trial-01"}
+
+
+def test_sweep_on_ray_tune_matches_local_epochs(ray_cluster, signal_dir, tmp_path):
+    """Ray Tune trials (ASHA off) report every epoch; their rows equal the local trials'."""
+    from fmnist_gluon.sweep import run_sweep
+
+    with time_limit(300):
+        local = run_sweep(SPACE, epochs=2, out=str(tmp_path / "local"), root=str(signal_dir),
+                          verbose=False)
+        tuned = run_sweep(SPACE, epochs=2, out=str(tmp_path / "tune"), root=str(signal_dir),
+                          executor="ray", asha=False)
+    strip = lambda rows: {r["trial"]: [{k: v for k, v in e.items() if k not in TIMING}  # noqa
+                                       for e in r["epochs"]] for r in rows}
+    assert strip(tuned) == strip(local)
+    assert (tmp_path / "tune" / "sweep.md").exists()
