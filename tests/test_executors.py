@@ -314,3 +314,25 @@ def test_sweep_on_ray_tune_matches_local_epochs(ray_cluster, signal_dir, tmp_pat
                                        for e in r["epochs"]] for r in rows}
     assert strip(tuned) == strip(local)
     assert (tmp_path / "tune" / "sweep.md").exists()
+
+
+def test_cli_sweep_parses_params_and_writes_the_table(signal_dir, tmp_path, capsys,
+                                                     monkeypatch):
+    from fmnist_gluon.cli import main
+
+    monkeypatch.setenv("FMNIST_GLUON_DATA", str(signal_dir))
+    out = tmp_path / "sweep"
+    with time_limit(200):
+        status = main(["sweep", "--param", "lr=0.001,0.03", "--param",
+                       'spec=["conv4k3p1-relu-pool2-dense10"]', "--epochs", "1", "--out",
+                       str(out), "--quiet"], prog="fmnist-gluon")
+    assert status == 0
+    assert "| trial-00 |" in capsys.readouterr().out
+    saved = json.loads((out / "sweep.json").read_text())
+    assert sorted(t["params"]["lr"] for t in saved["trials"]) == [0.001, 0.03]
+    assert saved["command"].startswith("fmnist-gluon sweep --param lr=0.001,0.03")
+    with pytest.raises(SystemExit) as bad:
+        main(["sweep", "--param", "lr"])
+    assert bad.value.code == 2 and "expected NAME=VALUE" in capsys.readouterr().err
+    assert main(["sweep", "--param", "learning_rate=0.1", "--out", str(out)]) == 2
+    assert "'learning_rate' is not a rung field" in capsys.readouterr().err
