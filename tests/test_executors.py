@@ -99,6 +99,19 @@ def test_any_executor_gives_the_local_runs_and_the_driver_writes_results(signal_
     assert (tmp_path / "pool" / "results.md").read_text().count("| tiny-") == 2 + 4
 
 
+def test_process_executor_runs_rungs_in_spawned_workers_with_one_thread(signal_dir, tmp_path):
+    """executor="process": spawned workers (OMP_NUM_THREADS=1 each), results as in-process;
+    the driver's own environment is put back after the workers started."""
+    before = os.environ.get("OMP_NUM_THREADS")
+    with time_limit(300):
+        local = ladder.run_ladder(TINY, out=str(tmp_path / "local"), verbose=False,
+                                  root=str(signal_dir))
+        spawned = ladder.run_ladder(TINY, out=str(tmp_path / "proc"), verbose=False,
+                                    root=str(signal_dir), executor="process", workers=2)
+    assert runs(spawned) == runs(local)
+    assert os.environ.get("OMP_NUM_THREADS") == before
+
+
 def test_a_config_mismatch_fails_in_the_driver_before_any_task(signal_dir, tmp_path):
     out = str(tmp_path / "out")
     ladder.check_config(ladder.rung_dir(out, "tiny-a", 0), TINY[0].config(epochs=5))
