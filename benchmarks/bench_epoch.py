@@ -32,244 +32,24 @@ convolution, whose input needs no gradient). Figures are medians over the repeti
 import argparse
 import json
 import os
-import platform
-import re
-import resource
 import statistics
 import subprocess
 import sys
 import time
 
-import numpy as np
-
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-if ROOT not in sys.path:  # run from a checkout without installing the package
-    sys.path.insert(0, ROOT)
+for _path in (HERE, ROOT):  # run from a checkout without installing the package
+    if _path not in sys.path:
+        sys.path.insert(0, _path)
 
 import fmnist_gluon  # noqa: E402  (first: it may set thread defaults before MXNet loads)
 from fmnist_gluon import evaluate, fit  # noqa: E402
 
-import mxnet as mx  # noqa: E402
-from mxnet import autograd, gluon, nd  # noqa: E402
-
-# The seed notebook's baseline training set-up.
-LR, WD, MAGNITUDE, BATCH = 0.1, 1e-6, 2.24, 128
-ENV_KEYS = ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "MXNET_OMP_MAX_THREADS",
-            "MXNET_CPU_WORKER_NTHREADS", "MXNET_ENGINE_TYPE", "MXNET_MKLDNN_ENABLED",
-            "MXNET_SUBGRAPH_BACKEND", "MXNET_EXEC_BULK_EXEC_TRAIN", "KMP_AFFINITY")
-
-
-# --------------------------------------------------------------------------------------------
-# The machine
-# --------------------------------------------------------------------------------------------
-
-def _lscpu():
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=10).stdout
-    except (OSError, subprocess.SubprocessError):
-        return {}
-    info = {}
-    for line in out.splitlines():
-        key, _, value = line.partition(":")
-        info[key.strip()] = value.strip()
-    return info
-
-
-def machine():
-    """CPU model, cores, library versions, MXNet features and the thread settings in force."""
-    cpu = _lscpu()
-    features = mx.runtime.Features()
-    return {
-        "cpu": cpu.get("Model name") or platform.processor(),
-        "logical_cpus": os.cpu_count(),
-        "cores_per_socket": cpu.get("Core(s) per socket"),
-        "threads_per_core": cpu.get("Thread(s) per core"),
-        "python": platform.python_version(),
-        "mxnet": mx.__version__,
-        "numpy": np.__version__,
-        "mkldnn": features.is_enabled("MKLDNN"),
-        "blas": [k for k in ("BLAS_OPEN", "BLAS_MKL", "BLAS_ATLAS", "BLAS_APPLE")
-                 if features.is_enabled(k)],
-        "env": {k: os.environ[k] for k in ENV_KEYS if k in os.environ},
-    }
-
-
-def mxnet_omp_threads():
-    """How many OpenMP threads MXNet 1.x gives an operator, and why (src/engine/openmp.cc)."""
-    if "MXNET_OMP_MAX_THREADS" in os.environ:
-        return "%s OpenMP threads (MXNET_OMP_MAX_THREADS)" % os.environ["MXNET_OMP_MAX_THREADS"]
-    if "OMP_NUM_THREADS" in os.environ:
-        return "%s OpenMP threads (OMP_NUM_THREADS)" % os.environ["OMP_NUM_THREADS"]
-    return ("%d OpenMP thread(s): MXNet's default is half the logical CPUs, assuming "
-            "hyper-threading" % max(1, (os.cpu_count() or 2) // 2))
-
-
-def loadavg():
-    try:
-        return os.getloadavg()
-    except OSError:
-        return (float("nan"),) * 3
-
-
-def peak_rss_mb():
-    """Peak resident memory of this process so far (Linux reports ru_maxrss in KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-
-
-# --------------------------------------------------------------------------------------------
-# Matrix-product rate: what the cores can do on the friendliest float32 work
-# --------------------------------------------------------------------------------------------
-
-def _rate(fn, flop, reps):
-    fn()  # warm-up: thread pools, page faults, MKL-DNN primitive creation
-    times = []
-    for _ in range(reps):
-        tic = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - tic)
-    return flop / statistics.median(times) / 1e9
-
-
-def matmul_rates(n=4096, reps=3):
-    """GFLOP/s of an n^3 float32 product: numpy's BLAS, MXNet nd.dot, MXNet FullyConnected."""
-    rng = np.random.default_rng(0)
-    a = rng.random((n, n), dtype=np.float32)
-    b = rng.random((n, n), dtype=np.float32)
-    flop = 2.0 * n ** 3
-    rates = {"numpy_matmul": _rate(lambda: a @ b, flop, reps)}
-    A, B = nd.array(a), nd.array(b)
-    rates["mxnet_nd_dot"] = _rate(lambda: nd.dot(A, B).wait_to_read(), flop, reps)
-    # FullyConnected computes A.B^T through MKL-DNN's inner product, the library the convs use.
-    rates["mxnet_fullyconnected"] = _rate(
-        lambda: nd.FullyConnected(A, B, no_bias=True, num_hidden=n).wait_to_read(), flop, reps)
-    del A, B
-    return rates
-
-
-def matmul_rates_child(n, reps):
-    """``matmul_rates`` in a fresh process with this one's settings (keeps our peak RSS clean)."""
-    proc = _run_child("matmul", {}, ["--matmul-size", str(n), "--matmul-reps", str(reps)])
-    if proc.returncode != 0:
-        raise RuntimeError("the matrix-product measurement failed:\n" + proc.stderr[-2000:])
-    return json.loads(proc.stdout.strip().splitlines()[-1])
-
-
-def copy_bandwidth(mb, reps=5):
-    """GB/s of a float32 copy of ``mb`` MB (read + write counted): what memory-bound layers get."""
-    a = np.ones(int(mb * 1e6) // 4, dtype=np.float32)
-    b = np.empty_like(a)
-    np.copyto(b, a)
-    times = []
-    for _ in range(reps):
-        tic = time.perf_counter()
-        np.copyto(b, a)
-        times.append(time.perf_counter() - tic)
-    return 2 * a.nbytes / statistics.median(times) / 1e9
-
-
-# One activation of the first convolution at batch 128 (128 x 64 x 28 x 28 float32), in MB.
-CONV1_ACTIVATION_MB = BATCH * 64 * 28 * 28 * 4 / 1e6
-
-
-# --------------------------------------------------------------------------------------------
-# (b) the seed's pipeline
-# --------------------------------------------------------------------------------------------
-
-def _seed_transform(data, label):
-    """The seed's per-sample transform: HWC uint8 -> CHW float32 in [0, 1]; float label."""
-    return nd.transpose(data.astype(np.float32), (2, 0, 1)) / 255, label.astype(np.float32)
-
-
-def _seed_dataset(images, labels):
-    """What gluon.data.vision.FashionMNIST holds (NHWC uint8 NDArray, int32 labels), transformed."""
-    images = np.asarray(images, dtype=np.uint8)
-    if images.ndim == 3:
-        images = images[..., None]
-    dataset = gluon.data.ArrayDataset(nd.array(images, dtype=np.uint8),
-                                      np.asarray(labels, dtype=np.int32))
-    return dataset.transform(_seed_transform)
-
-
-def _seed_net():
-    """The seed's baseline, built as the seed built it (nn.Sequential, never hybridized)."""
-    net = gluon.nn.Sequential()
-    with net.name_scope():
-        net.add(gluon.nn.Conv2D(64, kernel_size=3, padding=1, activation="relu"))
-        net.add(gluon.nn.MaxPool2D(pool_size=2, strides=2))
-        net.add(gluon.nn.Conv2D(64, kernel_size=3, activation="relu"))
-        net.add(gluon.nn.MaxPool2D(pool_size=2, strides=2))
-        net.add(gluon.nn.Flatten())
-        net.add(gluon.nn.Dense(256, activation="relu"))
-        net.add(gluon.nn.Dense(64, activation="relu"))
-        net.add(gluon.nn.Dense(10))
-    return net
-
-
-def _seed_accuracy(data_iterator, net, ctx):
-    """The seed's evaluate_accuracy: argmax of the outputs into mx.metric.Accuracy."""
-    acc = mx.metric.Accuracy()
-    for data, label in data_iterator:
-        data = data.as_in_context(ctx)
-        label = label.as_in_context(ctx)
-        output = net(data)
-        predictions = nd.argmax(output, axis=1)
-        acc.update(preds=predictions, labels=label)
-    return acc.get()[1]
-
-
-def seed_train_pass(net, trainer, train_data, ctx):
-    """One pass of the seed's training loop over ``train_data``; returns the summed loss.
-
-    The only addition to the seed's loop is that sum, kept on the device (one small operator per
-    batch, no host sync) so the caller can check that it trained.
-    """
-    softmax_cross_entropy = gluon.loss.SoftmaxCrossEntropyLoss()
-    total = nd.zeros((1,), ctx=ctx)
-    for data, label in train_data:
-        data = data.as_in_context(ctx)
-        label = label.as_in_context(ctx)
-        with autograd.record():
-            output = net(data)
-            loss = softmax_cross_entropy(output, label)
-        loss.backward()
-        trainer.step(data.shape[0])
-        total += loss.sum()
-    return total
-
-
-def seed_epoch(train_images, train_labels, test_images, test_labels, batch_size=BATCH, seed=0,
-               ctx=None):
-    """One epoch of the seed's pipeline, then its accuracy passes; returns the timings."""
-    ctx = ctx or mx.cpu()
-    np.random.seed(seed)  # the DataLoader's shuffle
-    mx.random.seed(seed)  # the initial weights
-    tic = time.perf_counter()
-    train_data = gluon.data.DataLoader(_seed_dataset(train_images, train_labels), batch_size,
-                                       shuffle=True)
-    test_data = gluon.data.DataLoader(_seed_dataset(test_images, test_labels), batch_size,
-                                      shuffle=False)
-    net = _seed_net()
-    net.collect_params().initialize(mx.init.Xavier(magnitude=MAGNITUDE), ctx=ctx)
-    trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": LR, "wd": WD})
-    total = seed_train_pass(net, trainer, train_data, ctx)
-    loss = float(total.asscalar()) / len(train_images)
-    train_done = time.perf_counter()
-    train_accuracy = _seed_accuracy(train_data, net, ctx)
-    train_eval_done = time.perf_counter()
-    test_accuracy = _seed_accuracy(test_data, net, ctx)
-    done = time.perf_counter()
-    return {
-        "seconds": done - tic,
-        "train_seconds": train_done - tic,
-        "train_eval_seconds": train_eval_done - train_done,
-        "test_eval_seconds": done - train_eval_done,
-        "train_images": len(train_images),
-        "test_images": len(test_images),
-        "loss": loss,
-        "train_accuracy": float(train_accuracy),
-        "test_accuracy": float(test_accuracy),
-    }
+from machine import ENV_KEYS, loadavg, machine, mxnet_omp_threads, peak_rss_mb  # noqa: E402
+from matmul_rate import CONV1_ACTIVATION_MB, matmul_rates_child  # noqa: E402
+from profile_fit import profile_data, profile_mkldnn, profile_operators  # noqa: E402
+from seed_pipeline import BATCH, LR, MAGNITUDE, WD, seed_epoch  # noqa: E402
 
 
 # --------------------------------------------------------------------------------------------
@@ -307,227 +87,6 @@ def fit_epoch(train_images, train_labels, test_images, test_labels, batch_size=B
         "test_accuracy": row["val_accuracy"],
     }, net
 
-
-# --------------------------------------------------------------------------------------------
-# Profile: where fit's time goes (MXNet's profiler per operator; MKL-DNN per primitive)
-# --------------------------------------------------------------------------------------------
-
-# Operator name -> what it is, for the category totals of the profile.
-CATEGORIES = [
-    ("convolution", ("Convolution",)),
-    ("pooling", ("Pooling",)),
-    ("activation (relu)", ("Activation",)),
-    ("dense (FullyConnected)", ("FullyConnected",)),
-    ("flatten / reshape", ("Flatten", "Reshape", "reshape")),
-    ("optimizer update", ("sgd_update", "sgd_mom_update", "multi_sgd", "adam_update")),
-    ("loss", ("log_softmax", "pick", "mean", "_mul_scalar")),
-    ("metric (softmax, argmax, ==, sum)", ("softmax", "argmax", "broadcast_equal", "sum", "_plus",
-                                           "broadcast_add", "elemwise_add")),
-    ("data copy / sync", ("CopyCPU2CPU", "SetValueOp", "WaitForVar", "Concat", "_copy")),
-    ("gradient buffers", ("_zeros", "add_n")),
-]
-
-
-def _category(name):
-    base = name[len("_backward_"):] if name.startswith("_backward_") else name
-    for label, keys in CATEGORIES:
-        if any(base == k or base.startswith(k) or k in base for k in keys):
-            return label
-    return "other"
-
-
-def _operator_rows(table):
-    """(name, calls, total ms) rows of the "operator" section of ``mx.profiler.dumps()``."""
-    lines = table.splitlines()
-    rows, section = [], None
-    for i, line in enumerate(lines):
-        text = line.strip()
-        if i + 1 < len(lines) and lines[i + 1].strip().startswith("==="):
-            section = text
-            continue
-        if section != "operator" or not text or text.startswith(("Name", "----", "===")):
-            continue
-        parts = text.split()
-        try:  # Name  Total Count  Time (ms)  Min Time  Max Time  Avg Time
-            calls, total = int(parts[-5]), float(parts[-4])
-        except (ValueError, IndexError):
-            continue
-        rows.append((" ".join(parts[:-5]), calls, total))
-    return sorted(rows, key=lambda r: -r[2])
-
-
-def _profile_data(batches, batch_size):
-    x = np.random.default_rng(0).integers(0, 256, (batches * batch_size, 28, 28), dtype=np.uint8)
-    try:  # the real images when they are there (same cost; nicer loss values)
-        x = fmnist_gluon.load_dataset(split="train").images[:batches * batch_size]
-    except Exception:  # noqa: BLE001 - synthetic data are as good for timing
-        pass
-    y = np.arange(len(x)) % 10
-    return x, y
-
-
-def _child_profile(args):
-    """--child profile: MXNet's profiler around fit on --profile-batches batches; JSON out.
-
-    Runs with MXNET_EXEC_BULK_EXEC_TRAIN=0 (set by the parent) so that the hybridized graph's
-    operators are timed one by one instead of as fused "bulk" segments.
-    """
-    x, y = _profile_data(args.profile_batches, args.batch_size)
-    fit_epoch(x[:4 * args.batch_size], y[:4 * args.batch_size], x[:256], y[:256])  # warm-up
-    mx.profiler.set_config(profile_all=True, aggregate_stats=True, continuous_dump=False,
-                           filename=os.path.join(_tmpdir(), "bench_epoch_profile.json"))
-    net = fmnist_gluon.build_cnn("baseline")
-    mx.profiler.set_state("run")
-    history = fit(net, (x, y), epochs=1, lr=LR, wd=WD, init_magnitude=MAGNITUDE,
-                  batch_size=args.batch_size, seed=0, verbose=False)
-    nd.waitall()
-    mx.profiler.set_state("stop")
-    rows = _operator_rows(mx.profiler.dumps(reset=True))
-    train_seconds = len(x) / history.epochs[-1]["images_per_sec"]
-    print(json.dumps({"images": len(x), "train_seconds": train_seconds, "rows": rows}))
-
-
-def _tmpdir():
-    import tempfile
-
-    return tempfile.gettempdir()
-
-
-_DESC = re.compile(r"(mb|ic|oc|oh|ow|kh|kw|g)(\d+)")
-
-
-def _primitive_macs(kind, desc):
-    """Multiply-accumulates of one MKL-DNN convolution / inner-product call from its problem."""
-    if kind not in ("convolution", "inner_product"):
-        return 0
-    dims = {}
-    for key, value in _DESC.findall(desc):
-        dims.setdefault(key, int(value))  # the first occurrence (oh before ow's kw etc.)
-    if kind == "inner_product":
-        return dims.get("mb", 0) * dims.get("ic", 0) * dims.get("oc", 0)
-    return (dims.get("mb", 0) * dims.get("oc", 0) * dims.get("oh", 0) * dims.get("ow", 0)
-            * dims.get("ic", 0) // dims.get("g", 1) * dims.get("kh", 1) * dims.get("kw", 1))
-
-
-def _short_problem(kind, desc):
-    """'conv 64ch 14x14 -> 64ch 12x12', 'pool 64ch 28x28 -> 14x14', 'fc 2304 -> 256', or as is."""
-    dims = dict((k, int(v)) for k, v in reversed(_DESC.findall(desc)))
-    dims.update((k, int(v)) for k, v in re.findall(r"(ih|iw)(\d+)", desc)[:2])
-    if kind == "convolution" and "oh" in dims:
-        return "conv %d>%d %dx%d" % (dims["ic"], dims["oc"], dims.get("ih", 0), dims.get("iw", 0))
-    if kind.startswith("pooling") and "oh" in dims:
-        return "pool %d %dx%d" % (dims["ic"], dims.get("ih", 0), dims.get("iw", 0))
-    if kind == "inner_product" and "ic" in dims:
-        return "fc %d>%d" % (dims["ic"], dims["oc"])
-    return desc
-
-
-def _child_dnnl(args):
-    """--child dnnl: fit on --profile-batches batches under DNNL_VERBOSE=1 (set by the parent).
-
-    Prints a marker after the warm-up so the parent only counts the measured batches; C's
-    stdout buffer is flushed first so the marker lands in order.
-    """
-    import ctypes
-
-    x, y = _profile_data(args.profile_batches, args.batch_size)
-    fit_epoch(x[:3 * args.batch_size], y[:3 * args.batch_size], x[:256], y[:256])
-    libc = ctypes.CDLL(None)
-    libc.fflush(None)
-    sys.stdout.flush()
-    os.write(1, b"=== measure\n")
-    net = fmnist_gluon.build_cnn("baseline")
-    history = fit(net, (x, y), epochs=1, lr=LR, wd=WD, init_magnitude=MAGNITUDE,
-                  batch_size=args.batch_size, seed=0, verbose=False)  # no val: training only
-    stats = {"train_seconds": len(x) / history.epochs[-1]["images_per_sec"]}
-    libc.fflush(None)
-    sys.stdout.flush()
-    os.write(1, ("=== done %s\n" % json.dumps(stats)).encode())
-
-
-def _run_child(mode, env_extra, args_extra=()):
-    env = dict(os.environ)
-    env.update(env_extra)
-    cmd = [sys.executable, os.path.abspath(__file__), "--child", mode] + list(args_extra)
-    return subprocess.run(cmd, env=env, capture_output=True, text=True)
-
-
-def profile_operators(batches=300, top=15, out=print):
-    """MXNet's profiler around fit (fresh process): top operators and totals per category."""
-    proc = _run_child("profile", {"MXNET_EXEC_BULK_EXEC_TRAIN": "0",
-                                  "MXNET_EXEC_BULK_EXEC_INFERENCE": "0"},
-                      ["--profile-batches", str(batches)])
-    if proc.returncode != 0:
-        out("profile failed: %s" % proc.stderr.strip()[-2000:])
-        return None
-    res = json.loads(proc.stdout.strip().splitlines()[-1])
-    rows = [tuple(r) for r in res["rows"]]
-    busy = sum(r[2] for r in rows)
-    per_batch = -(-res["images"] // BATCH)
-    out("\nMXNet profiler, fit on %d images (%d batches of %d), operators timed one by one "
-        "(MXNET_EXEC_BULK_EXEC_TRAIN=0): training phase %.2f s, operators busy %.2f s"
-        % (res["images"], per_batch, BATCH, res["train_seconds"], busy / 1e3))
-    out("%-38s %7s %10s %9s %7s" % ("operator", "calls", "total ms", "ms/batch", "share"))
-    for name, calls, total in rows[:top]:
-        out("%-38s %7d %10.1f %9.2f %6.1f%%" % (name[:38], calls, total, total / per_batch,
-                                               100 * total / busy))
-    cats = {}
-    for name, _, total in rows:
-        cats[_category(name)] = cats.get(_category(name), 0.0) + total
-    out("by kind: " + ", ".join("%s %.0f%%" % (k, 100 * v / busy)
-                                for k, v in sorted(cats.items(), key=lambda kv: -kv[1])))
-    res["categories_ms"] = cats
-    return res
-
-
-def profile_mkldnn(batches=40, top=14, out=print):
-    """MKL-DNN's own timing of every primitive (DNNL_VERBOSE=1) over ``batches`` fit batches.
-
-    Says which implementation runs each convolution (jit:avx512... = MKL-DNN's JIT kernels),
-    and the GFLOP/s each convolution / dense call achieves on its own.
-    """
-    proc = _run_child("dnnl", {"DNNL_VERBOSE": "1", "MKLDNN_VERBOSE": "1"},
-                      ["--profile-batches", str(batches)])
-    if proc.returncode != 0:
-        out("MKL-DNN profile failed: %s" % proc.stderr.strip()[-2000:])
-        return None
-    measuring, stats, agg = False, None, {}
-    for line in proc.stdout.splitlines():
-        if line.startswith("=== measure"):
-            measuring = True
-        elif line.startswith("=== done"):
-            stats = json.loads(line[len("=== done"):])
-            measuring = False
-        elif measuring and line.startswith(("dnnl_verbose,exec", "mkldnn_verbose,exec")):
-            p = line.split(",")
-            key = (p[3], p[4], p[5], p[-2])  # primitive, implementation, propagation, problem
-            entry = agg.setdefault(key, [0, 0.0])
-            entry[0] += 1
-            entry[1] += float(p[-1])
-    if not agg or stats is None:
-        out("\nMKL-DNN: no primitive reported (MKL-DNN not in use?)")
-        return None
-    total = sum(v[1] for v in agg.values())
-    wall_ms = stats["train_seconds"] * 1e3
-    out("\nMKL-DNN primitives (DNNL_VERBOSE=1), fit on %d batches of %d: %.1f ms per batch in "
-        "MKL-DNN of %.1f ms per batch (training phase)"
-        % (batches, BATCH, total / batches, wall_ms / batches))
-    out("%-13s %-15s %-16s %-22s %8s %6s %8s" % ("primitive", "implementation", "pass", "shape",
-                                                 "ms/batch", "share", "GFLOP/s"))
-    rows = []
-    for (prim, impl, prop, desc), (calls, ms) in sorted(agg.items(), key=lambda kv: -kv[1][1]):
-        macs = _primitive_macs(prim, desc)
-        gflops = 2.0 * macs * calls / (ms / 1e3) / 1e9 if macs and ms > 0 else None
-        rows.append({"primitive": prim, "implementation": impl, "pass": prop, "problem": desc,
-                     "calls": calls, "ms": ms, "gflops": gflops})
-    for r in rows[:top]:
-        shape = _short_problem(r["primitive"], r["problem"])
-        out("%-13s %-15s %-16s %-22s %8.2f %5.1f%% %8s"
-            % (r["primitive"][:13], r["implementation"][:15], r["pass"][:16], shape[:22],
-               r["ms"] / batches, 100 * r["ms"] / total,
-               "" if r["gflops"] is None else "%.0f" % r["gflops"]))
-    return {"batches": batches, "mkldnn_ms_per_batch": total / batches,
-            "wall_ms_per_batch": wall_ms / batches, "primitives": rows}
 
 
 # --------------------------------------------------------------------------------------------
@@ -578,17 +137,18 @@ def _fit_rate(x, y, **kw):
     return len(x) / stats["train_seconds"]
 
 
-def _child_matmul(args):
-    """--child matmul: the matrix-product rates and the copy bandwidth as JSON."""
-    rates = matmul_rates(n=args.matmul_size, reps=args.matmul_reps)
-    rates["copy_gb_per_sec"] = copy_bandwidth(CONV1_ACTIVATION_MB)
-    print(json.dumps(rates))
 
 
 def _child_fit(args):
     """--child fit: time fit's training phase on --sweep-subset images; JSON out."""
-    x, y = _profile_data(-(-args.sweep_subset // BATCH), BATCH)
+    x, y = profile_data(-(-args.sweep_subset // BATCH), BATCH)
     print(json.dumps({"images_per_sec": _fit_rate(x[:args.sweep_subset], y[:args.sweep_subset])}))
+
+def _run_child(mode, env_extra, args_extra=()):
+    env = dict(os.environ)
+    env.update(env_extra)
+    cmd = [sys.executable, os.path.abspath(__file__), "--child", mode] + list(args_extra)
+    return subprocess.run(cmd, env=env, capture_output=True, text=True)
 
 
 def sweep(subset=12800, rounds=2, out=print):
@@ -599,7 +159,7 @@ def sweep(subset=12800, rounds=2, out=print):
     """
     env_rates = {label: [] for label, _, _ in ENV_SWEEP}
     fit_rates = {label: [] for label, _ in FIT_SWEEP}
-    x, y = _profile_data(-(-subset // BATCH), BATCH)
+    x, y = profile_data(-(-subset // BATCH), BATCH)
     x, y = x[:subset], y[:subset]
     for _ in range(rounds):
         for label, env, share in ENV_SWEEP:
@@ -805,7 +365,7 @@ def parse_args(argv=None):
                    help="interleaved rounds of the sweep (default 2)")
     p.add_argument("--json", metavar="PATH", help="write all figures to this JSON file")
     # Internal: one sweep measurement in a fresh process.
-    p.add_argument("--child", choices=("fit", "profile", "dnnl", "matmul"), help=argparse.SUPPRESS)
+    p.add_argument("--child", choices=("fit",), help=argparse.SUPPRESS)
     p.add_argument("--batch-size", type=int, default=BATCH, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.quick:
@@ -828,8 +388,7 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     if args.child:
-        return {"fit": _child_fit, "profile": _child_profile, "dnnl": _child_dnnl,
-                "matmul": _child_matmul}[args.child](args)
+        return _child_fit(args)
     result = run(args)
     if args.json:
         from fmnist_gluon.utils import atomic_write_text

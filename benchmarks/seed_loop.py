@@ -3,7 +3,7 @@
 
 Issue 5 asks why the ladder lands below the seed post. This script removes fmnist_gluon's
 training code from the comparison: it trains the rung's network with the seed notebook's loop
-(the one ``bench_epoch.py`` times for one epoch): an ``ArrayDataset`` with the per-sample
+(``seed_pipeline.py``, the one ``bench_epoch.py`` times for one epoch): an ``ArrayDataset`` with the per-sample
 ``transform`` through a shuffled ``DataLoader`` of 128, the network never hybridized, Xavier
 magnitude 2.24, ``gluon.Trainer`` with the rung's optimizer, learning rate and wd 1e-6,
 ``trainer.step(data.shape[0])``, and the seed's argmax accuracy on the test set after every
@@ -43,7 +43,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(1, os.path.dirname(HERE))  # run from a checkout without installing the package
 
-from bench_epoch import _seed_accuracy, _seed_dataset, seed_train_pass  # noqa: E402
+from seed_pipeline import seed_accuracy, seed_dataset, seed_train_pass  # noqa: E402
 from fmnist_gluon import build_cnn, load_dataset  # noqa: E402
 from fmnist_gluon.ladder import RUNGS, SEED_LADDER  # noqa: E402
 from fmnist_gluon.ladder import epoch_summary as summarise  # noqa: E402
@@ -82,8 +82,8 @@ def train(rung, train_set, test_set, epochs, seed, train_accuracy=False, ctx=Non
     random.seed(seed)
     np.random.seed(seed)  # the DataLoader's shuffle
     mx.random.seed(seed)  # the initial weights and dropout masks
-    train_data = gluon.data.DataLoader(_seed_dataset(*train_set), rung.batch_size, shuffle=True)
-    test_data = gluon.data.DataLoader(_seed_dataset(*test_set), rung.batch_size, shuffle=False)
+    train_data = gluon.data.DataLoader(seed_dataset(*train_set), rung.batch_size, shuffle=True)
+    test_data = gluon.data.DataLoader(seed_dataset(*test_set), rung.batch_size, shuffle=False)
     if net is None:
         net = build_cnn(rung.spec)
         net.collect_params().initialize(mx.init.Xavier(magnitude=rung.init_magnitude), ctx=ctx)
@@ -94,8 +94,8 @@ def train(rung, train_set, test_set, epochs, seed, train_accuracy=False, ctx=Non
         tic = time.perf_counter()
         seed_train_pass(net, trainer, train_data, ctx)
         if train_accuracy:
-            record["train_accuracy"].append(_seed_accuracy(train_data, net, ctx))
-        record["test_accuracy"].append(_seed_accuracy(test_data, net, ctx))
+            record["train_accuracy"].append(seed_accuracy(train_data, net, ctx))
+        record["test_accuracy"].append(seed_accuracy(test_data, net, ctx))
         record["seconds"].append(time.perf_counter() - tic)
         if report:
             report(record)

@@ -12,6 +12,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from .history import History
 from .utils import atomic_path
 
 __all__ = ["plot_history", "plot_ladder", "plot_confusion_matrix", "plot_per_class_accuracy",
@@ -39,8 +40,6 @@ def _finish(fig, path):
 
 def _history_rows(history):
     """Rows of a History, a ``History.to_dict()`` dict or a Keras-style dict of lists."""
-    from .train import History
-
     return History.from_dict(history)
 
 

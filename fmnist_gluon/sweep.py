@@ -16,7 +16,6 @@ Either way the sweep writes ``OUT/sweep.json``, ``OUT/sweep.md`` (one row per tr
 parameters, best and final val accuracy, epochs run) and ``OUT/sweep_val_accuracy.png``.
 """
 import dataclasses
-import inspect
 import itertools
 import json
 import os
@@ -25,7 +24,7 @@ import random
 from . import ladder, plot
 from .executors import connect_ray, import_ray, make_executor, run_rungs, thread_env
 from .model import build_cnn
-from .train import History, fit
+from .train import Callback, History, fit
 from .utils import atomic_write_text
 
 DEFAULT_BASE = ladder.Rung("sweep", "baseline", "adam", 1e-3, epochs=10)
@@ -125,44 +124,28 @@ def _cell(value):
 
 # ------------------------------------------------------------------------------ Ray Tune
 
-def _fit_trial(config, train=None, test=None):
-    """Ray Tune trainable: train one trial's rung, reporting every epoch's row to Tune."""
-    from ray import tune
+class TuneReport(Callback):
+    """A fit callback that hands every epoch's row (its numbers) to Ray Tune, whose scheduler
+    (ASHA) may then stop the trial."""
 
+    def on_epoch_end(self, epoch, row):
+        from ray import tune
+
+        tune.report({k: float(v) for k, v in row.items() if isinstance(v, (int, float))})
+
+
+def _fit_trial(config, train=None, test=None):
+    """Ray Tune trainable: train one trial's rung, reporting every epoch to Tune."""
     rung = config["rung"]
     cfg = rung.config(config["epochs"])
     folder = os.path.join(config["out"], "trials", rung.name)
-    report = _epoch_reporter(tune.report)
-    kwargs = {"callbacks": [report]} if report is not None else {}
-    history = fit(build_cnn(cfg["spec"]), train, val=test, epochs=cfg["epochs"],
-                  optimizer=rung.optimizer, lr=rung.lr, wd=rung.wd, batch_size=rung.batch_size,
-                  init_magnitude=rung.init_magnitude, seed=config["seed"],
-                  lr_scheduler=rung.lr_scheduler, augment=rung.augment,
-                  optimizer_params=dict(rung.optimizer_params) or None,
-                  label_smoothing=rung.label_smoothing,
-                  checkpoint_dir=os.path.join(folder, "checkpoint"), verbose=0, **kwargs)
-    if report is None:  # fit without callbacks: the rows reach Tune once training is over
-        for row in history.epochs:
-            tune.report(_numbers(row))
-
-
-def _numbers(row):
-    return {k: float(v) for k, v in row.items() if isinstance(v, (int, float))}
-
-
-def _epoch_reporter(report):
-    """A fit callback that hands each epoch's row to ``report`` (None if fit has no callbacks)."""
-    if "callbacks" not in inspect.signature(fit).parameters:
-        return None
-    from . import train as train_module
-
-    base = getattr(train_module, "Callback", object)
-
-    class TuneReport(base):
-        def on_epoch_end(self, epoch, row):
-            report(_numbers(row))
-
-    return TuneReport()
+    fit(build_cnn(cfg["spec"]), train, val=test, epochs=cfg["epochs"],
+        optimizer=rung.optimizer, lr=rung.lr, wd=rung.wd, batch_size=rung.batch_size,
+        init_magnitude=rung.init_magnitude, seed=config["seed"],
+        lr_scheduler=rung.lr_scheduler, augment=rung.augment,
+        optimizer_params=dict(rung.optimizer_params) or None,
+        label_smoothing=rung.label_smoothing, checkpoint_dir=os.path.join(folder, "checkpoint"),
+        verbose=0, callbacks=[TuneReport()])
 
 
 def _run_tune(rungs, train, test, out, epochs, seed, executor, address, workers,

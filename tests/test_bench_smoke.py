@@ -1,4 +1,5 @@
-"""Smoke test of benchmarks/bench_epoch.py on synthetic data: its pipelines train and report.
+"""Smoke test of benchmarks/bench_epoch.py and the modules it uses (seed_pipeline, profile_fit,
+matmul_rate) on synthetic data: the pipelines train and report.
 
 No timing assertions (speed is what the script prints); this only checks that the seed's
 pipeline as reproduced there really trains, that the figures have the keys the report uses,
@@ -7,6 +8,7 @@ and that the profile parsers read MXNet's / MKL-DNN's formats right.
 import math
 import re
 
+import mxnet as mx
 import numpy as np
 import pytest
 
@@ -20,14 +22,24 @@ def bench():
     return load_benchmark("bench_epoch")
 
 
+@pytest.fixture(scope="module")
+def seed_pipeline():
+    return load_benchmark("seed_pipeline")
+
+
+@pytest.fixture(scope="module")
+def profile():
+    return load_benchmark("profile_fit")
+
+
 TIMING_KEYS = {"seconds", "train_seconds", "test_eval_seconds", "train_images", "test_images",
                "loss", "train_accuracy", "test_accuracy"}
 
 
-def test_seed_pipeline_trains_and_reports(bench):
+def test_seed_pipeline_trains_and_reports(seed_pipeline):
     x, y = signal_images(256, 0)
     xt, yt = signal_images(64, 1)
-    stats = bench.seed_epoch(x, y, xt, yt, batch_size=16, seed=1)
+    stats = seed_pipeline.seed_epoch(x, y, xt, yt, batch_size=16, seed=1)
     assert TIMING_KEYS | {"train_eval_seconds"} <= set(stats)
     assert stats["train_images"] == 256 and stats["test_images"] == 64
     # It learned: the epoch's mean loss is below chance level (ln 10) and, after 16 steps, the
@@ -38,9 +50,9 @@ def test_seed_pipeline_trains_and_reports(bench):
     assert stats["seconds"] == pytest.approx(parts, rel=1e-6)
 
 
-def test_seed_dataset_is_the_seed_transform(bench):
+def test_seed_dataset_is_the_seed_transform(seed_pipeline):
     x, y = signal_images(4, 0)
-    data, label = bench._seed_dataset(x, y)[2]
+    data, label = seed_pipeline.seed_dataset(x, y)[2]
     assert data.shape == (1, 28, 28) and data.dtype == np.float32
     np.testing.assert_allclose(data.asnumpy()[0], x[2] / 255.0, rtol=1e-6)
     assert label.dtype == np.float32 and float(label) == y[2]
@@ -52,10 +64,10 @@ def test_fit_pipeline_reports_the_same_keys(bench):
     stats, net = bench.fit_epoch(x, y, xt, yt, batch_size=32, seed=0)
     assert TIMING_KEYS <= set(stats)
     assert math.isfinite(stats["loss"]) and stats["train_seconds"] > 0
-    assert net(bench.nd.array(x[:2, None] / 255.0)).shape == (2, 10)
+    assert net(mx.nd.array(x[:2, None] / 255.0)).shape == (2, 10)
 
 
-def test_operator_table_parser(bench):
+def test_operator_table_parser(profile):
     header = ("Name                          Total Count        Time (ms)    Min Time (ms)    "
               "Max Time (ms)    Avg Time (ms)")
     rule = "----  -----------  ---------  -------------  -------------  -------------"
@@ -75,23 +87,23 @@ def test_operator_table_parser(bench):
         "_backward_Convolution         200     1541.8571      1.6010     102.6260       7.7093",
         "multi_sgd_update              300      223.4150      0.0050      24.9260       0.7447",
     ])
-    rows = bench._operator_rows(table)
+    rows = profile.operator_rows(table)
     assert [r[0] for r in rows] == ["_backward_Convolution", "Convolution", "multi_sgd_update"]
     assert rows[0][1:] == (200, pytest.approx(1541.8571))
-    assert bench._category("_backward_Convolution") == "convolution"
-    assert bench._category("multi_sgd_update") == "optimizer update"
+    assert profile.category("_backward_Convolution") == "convolution"
+    assert profile.category("multi_sgd_update") == "optimizer update"
 
 
-def test_mkldnn_problem_macs_match_the_summary(bench):
+def test_mkldnn_problem_macs_match_the_summary(profile):
     import fmnist_gluon
 
     rows = fmnist_gluon.summary("baseline", print_fn=None).rows
-    conv2 = bench._primitive_macs(
+    conv2 = profile.primitive_macs(
         "convolution", "mb128_ic64oc64_ih14oh12kh3sh1dh0ph0_iw14ow12kw3sw1dw0pw0")
-    dense = bench._primitive_macs("inner_product", "mb128ic2304oc256")
+    dense = profile.primitive_macs("inner_product", "mb128ic2304oc256")
     assert conv2 == 128 * rows[3].macs
     assert dense == 128 * rows[7].macs
-    assert bench._primitive_macs("eltwise", "128x64x28x28") == 0
+    assert profile.primitive_macs("eltwise", "128x64x28x28") == 0
 
 
 def test_pool_before_relu_is_the_same_function(bench):

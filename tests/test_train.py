@@ -2,6 +2,7 @@
 import json
 import math
 import os
+import sys
 
 import mxnet as mx
 import numpy as np
@@ -11,6 +12,7 @@ from mxnet import gluon
 from fmnist_gluon import train as T
 from fmnist_gluon.data import BatchIterator
 from fmnist_gluon.train import History, TrainingDiverged, evaluate, fit, predict
+from fmnist_gluon.train.params import average_statistics
 
 TIMING = ("seconds", "images_per_sec")
 
@@ -143,7 +145,11 @@ def test_augment_string_changes_training():
     ({"verbose": 3}, "verbose"),
     ({"on_nan": "ignore"}, "on_nan"),
     ({"init": "xavierr"}, "init"),
-    ({"ctx": "cpu"}, "ctx"),
+    ({"ctx": "tpu"}, "ctx"),
+    ({"ctx": 0}, "ctx"),
+    ({"batch_size": True}, "batch_size"),
+    ({"seed": True}, "seed"),
+    ({"epochs": False}, "epochs"),
     ({"train": (TRAIN[0], None)}, "labels are None"),
     ({"train": TRAIN[0]}, "pair"),
 ])
@@ -430,13 +436,11 @@ def test_nan_raise_mode():
     assert info.value.epoch == 1 and info.value.batch == 2 and len(info.value.history) == 0
 
 
-def test_nan_in_inputs_is_found_in_first_epoch():
+def test_nan_in_inputs_is_refused_before_training():
     x = TRAIN[0].astype(np.float32) / 255
-    x[5] = np.nan  # ReLU turns NaN into 0, so the loss stays finite but the weights do not
-    with pytest.warns(RuntimeWarning, match="weights at epoch 1"):
-        net, h = quick_fit(train=(x, TRAIN[1]), epochs=2)
-    assert len(h) == 0
-    assert all(np.isfinite(v).all() for v in params_of(net).values())
+    x[5] = np.nan  # refused by the array checks (data._as_nchw) before any batch runs
+    with pytest.raises(ValueError, match="images: 1 image.* NaN or infinite pixels .*image 5"):
+        quick_fit(train=(x, TRAIN[1]), epochs=2)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -471,7 +475,7 @@ def test_batchnorm_statistics_are_averaged_over_devices():
     mean = net[1].running_mean
     mean.data(mx.cpu(0))[:] = 1.0
     mean.data(mx.cpu(1))[:] = 3.0
-    T._average_statistics(net)
+    average_statistics(net)
     assert [d.asnumpy().tolist() for d in mean.list_data()] == [[2.0] * 4, [2.0] * 4]
 
 
@@ -596,9 +600,16 @@ def test_verbose_levels_print(capfd):
     quick_fit(epochs=2, verbose=2)
     out, _ = capfd.readouterr()
     assert out.count("epoch ") == 2 and "val_acc" in out
+    quick_fit(epochs=2, verbose=1)  # not a terminal: one line per epoch, no bar frames
+    out, err = capfd.readouterr()
+    assert out.count("epoch ") == 2 and "\r" not in out + err
+
+
+def test_progress_bar_on_a_terminal(capfd, monkeypatch):
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
     quick_fit(epochs=1, verbose=1)
     out, err = capfd.readouterr()
-    assert "epoch 1/1" in err and "8/8" in err
+    assert "epoch 1/1" in err and "8/8" in err and out == ""
 
 
 # ---------------------------------------------------------------------------------------------
