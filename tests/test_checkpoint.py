@@ -13,8 +13,8 @@ import mxnet as mx
 import numpy as np
 import pytest
 
-from fmnist_gluon.train import CheckpointError, EarlyStopping, ReduceLROnPlateau
-from test_train import TRAIN, VAL, params_of, quick_fit, rows_without_timing, tiny_net
+from fmnist_gluon.train import CheckpointError, EarlyStopping
+from test_train import params_of, quick_fit, rows_without_timing, tiny_net
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FORMAT1 = os.path.join(HERE, "data", "checkpoint_format1")
