@@ -144,15 +144,37 @@ def _check_split(split):
 # Reading and checking IDX files
 # --------------------------------------------------------------------------------------------
 
+MAX_IDX_BYTES = 1 << 31  # an IDX payload the header promises beyond 2 GiB is refused unread
+                         # (the largest official file, train images, holds 47 MB)
+
+
 def _read_content(path):
-    """Bytes of ``path``, gunzipped when it is gzip (detected by its magic, not its name)."""
+    """Bytes of ``path``, gunzipped when it is gzip (detected by its magic, not its name).
+
+    Reads the IDX header first and then no more than the payload it promises plus one byte (to
+    notice trailing data), so a huge or endlessly compressible file costs no more memory than
+    a real one; a promise above MAX_IDX_BYTES is refused before reading the payload."""
     with open(path, "rb") as f:
-        raw = f.read()
-    if raw[:2] != b"\x1f\x8b":
-        return raw
+        is_gzip = f.read(2) == b"\x1f\x8b"
     try:
-        return gzip.decompress(raw)
+        with (gzip.open if is_gzip else open)(path, "rb") as f:
+            content = f.read(4)
+            if len(content) < 4 or content[:3] != b"\x00\x00\x08":
+                return content  # not IDX: _parse_idx names what it found
+            content += f.read(4 * content[3])
+            if len(content) < 4 + 4 * content[3]:
+                return content
+            promised = math.prod(struct.unpack(">%dI" % content[3], content[4:]))
+            if promised > MAX_IDX_BYTES:
+                raise DataIntegrityError(
+                    "%s: the IDX header promises shape %s = %d bytes, more than MAX_IDX_BYTES = %d; "
+                    "it is corrupt or not an image set. Delete it and get it again (or raise "
+                    "fmnist_gluon.data.MAX_IDX_BYTES for a larger set)."
+                    % (path, struct.unpack(">%dI" % content[3], content[4:]), promised, MAX_IDX_BYTES))
+            return content + f.read(promised + 1)
     except (OSError, EOFError, zlib.error) as e:  # BadGzipFile is an OSError
+        if not is_gzip:
+            raise
         raise DataIntegrityError(
             "%s: the gzip stream is corrupt or truncated (%s). Delete the file and get it again "
             "(download, or reinstall the package that provided it)." % (path, e)) from None
@@ -179,8 +201,9 @@ def _parse_idx(content, path, ndim=None):
     got = len(content) - header
     if got != expected:
         raise DataIntegrityError(
-            "%s: the header promises shape %s = %d bytes of data, the file holds %d: it is %s. "
-            "Delete it and get it again." % (path, tuple(dims), expected, got,
+            "%s: the header promises shape %s = %d bytes of data, the file holds %s: it is %s. "
+            "Delete it and get it again." % (path, tuple(dims), expected,
+                                            got if got < expected else "more",
                                             "truncated" if got < expected else "corrupt (trailing bytes)"))
     return np.frombuffer(content, dtype=np.uint8, offset=header).reshape(dims)
 
@@ -227,6 +250,9 @@ def _read_checked(name, split, base, path, ndim, verify):
     array = _parse_idx(content, path, ndim)
     if ndim == 3 and array.shape[1:] != (28, 28):
         raise DataIntegrityError("%s: expected 28×28 images, got %d×%d" % (path, array.shape[1], array.shape[2]))
+    if array.shape[0] == 0:
+        raise DataIntegrityError("%s: the file holds no %s (its header says 0); delete it and get it again"
+                                 % (path, "images" if ndim == 3 else "labels"))
     _verify_md5(name, split, base, path, content, array.shape[0], verify)
     return array
 
@@ -469,6 +495,9 @@ def load_dataset(name="fashion-mnist", split="train", root=None, *, verify="auto
 def _as_nchw(images):
     """A C-contiguous N×C×H×W uint8 or float32 array from any accepted layout (one copy at most)."""
     x = np.asarray(images)
+    if x.ndim == 0 or (x.ndim < 3 and x.dtype == object):
+        raise TypeError("images: expected an array of pixels (N×H×W, N×H×W×C or N×C×H×W), got %s"
+                        % type(images).__name__)
     if x.ndim == 3:
         x = x[:, None]
     elif x.ndim == 4:
@@ -492,8 +521,15 @@ def _as_nchw(images):
         x = x.astype(np.uint8)
     elif x.dtype.kind == "f":
         x = x.astype(np.float32, copy=False)
+        finite = np.isfinite(x)
+        if not finite.all():
+            bad = np.flatnonzero(~finite.reshape(len(x), -1).all(axis=1))
+            raise ValueError("images: %d image(s) hold NaN or infinite pixels (the first is image %d); "
+                             "drop or repair them (e.g. np.nan_to_num) before training"
+                             % (len(bad), bad[0]))
     else:
-        raise TypeError("images: expected uint8 (0..255) or float pixels, got dtype %s" % x.dtype)
+        raise TypeError("images: expected uint8 (0..255) or float pixels, got dtype %s; convert with "
+                        "images.astype(np.float32) (values in [0, 1]) or np.uint8 (0..255)" % x.dtype)
     return np.ascontiguousarray(x)
 
 
@@ -508,11 +544,15 @@ def _as_labels(labels, n):
         raise ValueError("labels: expected %d labels (one per image), got shape %s" % (n, y.shape))
     if y.dtype.kind == "f":
         if not np.all(np.equal(np.mod(y, 1), 0)):
-            raise ValueError("labels: expected integer class indices, got non-integer floats")
+            raise ValueError("labels: expected integer class indices, got non-integer floats (e.g. %r)"
+                             % float(y[np.flatnonzero(np.mod(y, 1) != 0)[0]]))
     elif y.dtype.kind not in "iu":
         raise TypeError("labels: expected integer class indices, got dtype %s" % y.dtype)
     if y.size and y.min() < 0:
         raise ValueError("labels: class indices must be >= 0, got %d" % y.min())
+    if y.size and y.max() > np.iinfo(np.int32).max:
+        raise ValueError("labels: class indices must be below 2**31 (they are int32 on the device), got %d"
+                         % y.max())
     return np.ascontiguousarray(y, dtype=np.int32)
 
 

@@ -436,15 +436,11 @@ def test_nan_raise_mode():
     assert info.value.epoch == 1 and info.value.batch == 2 and len(info.value.history) == 0
 
 
-def test_nan_in_inputs_is_found_in_first_epoch():
+def test_nan_in_inputs_is_refused_before_training():
     x = TRAIN[0].astype(np.float32) / 255
-    # MKL-DNN's ReLU turns NaN into 0, so the loss stays finite but the weights do not; MXNet's
-    # own ReLU (MXNET_MKLDNN_ENABLED=0) passes the NaN on to the loss. Either is caught at once.
-    x[5] = np.nan
-    with pytest.warns(RuntimeWarning, match="non-finite training (weights|loss) at epoch 1"):
-        net, h = quick_fit(train=(x, TRAIN[1]), epochs=2)
-    assert len(h) == 0
-    assert all(np.isfinite(v).all() for v in params_of(net).values())
+    x[5] = np.nan  # refused by the array checks (data._as_nchw) before any batch runs
+    with pytest.raises(ValueError, match="images: 1 image.* NaN or infinite pixels .*image 5"):
+        quick_fit(train=(x, TRAIN[1]), epochs=2)
 
 
 # ---------------------------------------------------------------------------------------------
