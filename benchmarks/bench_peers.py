@@ -27,7 +27,12 @@ medians. A framework that is not installed is skipped with a message (``pip inst
 
     python benchmarks/bench_peers.py                       # 3 rounds, all 60,000 / 10,000 images
     python benchmarks/bench_peers.py --subset 2048 --test-subset 512 --reps 1   # smoke run
+    python benchmarks/bench_peers.py --peers-python .venv-peers/bin/python      # peers elsewhere
     python benchmarks/bench_peers.py --keras-python /path/to/venv/bin/python    # Keras elsewhere
+
+PyTorch and Keras belong in a virtual environment of their own (``bash scripts/setup-env.sh``
+makes ``.venv-peers``): beside torch 2, gluoncv 0.10.5 refuses to import its model zoo
+("Legacy torch==2.13.0+cpu detected ... torch>=1.4.0,<2.0.0 is required").
     python benchmarks/bench_peers.py --json peers.json
 """
 import argparse
@@ -349,6 +354,8 @@ def run_round(name, rep, python, args, data_file, runs, out):
 
 def run(args, out=print):
     pythons = {name: sys.executable for name in FRAMEWORKS}
+    if args.peers_python:
+        pythons["pytorch"] = pythons["keras"] = args.peers_python
     if args.keras_python:
         pythons["keras"] = args.keras_python
     names = []
@@ -356,8 +363,8 @@ def run(args, out=print):
         if available(name, pythons[name]):
             names.append(name)
         else:
-            out("skipped %s: %s is not importable with %s (pip install .[peers], or "
-                "--keras-python PATH for a Keras in another environment)"
+            out("skipped %s: %s is not importable with %s (--peers-python PATH for a venv with "
+                "the [peers] packages, e.g. .venv-peers/bin/python)"
                 % (name, FRAMEWORKS[name][0], pythons[name]))
     m = machine()
     out("Machine: %s, %s logical CPUs (%s cores/socket, %s threads/core), Python %s"
@@ -398,6 +405,8 @@ def parse_args(argv=None):
     p.add_argument("--test-subset", type=int, help="first N test images (default: all 10,000)")
     p.add_argument("--frameworks", default=",".join(FRAMEWORKS),
                    help="comma-separated, from %s (default: all)" % ", ".join(FRAMEWORKS))
+    p.add_argument("--peers-python", metavar="PATH",
+                   help="a Python (e.g. .venv-peers/bin/python) with PyTorch and Keras installed")
     p.add_argument("--keras-python", metavar="PATH",
                    help="a Python (e.g. another venv's) with Keras installed, for the keras runs")
     p.add_argument("--timeout", type=float, default=1800,
