@@ -7,6 +7,7 @@ down at the end; every test is bounded in time with ``signal.alarm``.
 import concurrent.futures
 import contextlib
 import json
+import re
 import os
 import signal
 import socket
@@ -96,7 +97,9 @@ def test_any_executor_gives_the_local_runs_and_the_driver_writes_results(signal_
                                        verbose=False, root=str(signal_dir), executor=pool)
     assert sorted(runs(pooled)) == [("tiny-a", 0), ("tiny-a", 1), ("tiny-b", 0), ("tiny-b", 1)]
     assert runs(pooled) == runs(local)
-    assert (tmp_path / "pool" / "results.md").read_text().count("| tiny-") == 2 + 4
+    report = (tmp_path / "pool" / "results.md").read_text()
+    assert len(re.findall(r"^\| tiny-[ab] \| \d+ \| [\d,]+ \|", report, re.M)) == 2  # the table
+    assert len(re.findall(r"^\| tiny-[ab] \| [01] \| \d+\.\d\d \| \d+ \|", report, re.M)) == 4  # per seed
 
 
 def test_a_config_mismatch_fails_in_the_driver_before_any_task(signal_dir, tmp_path):
