@@ -19,9 +19,7 @@ import statistics
 import sys
 import time
 from dataclasses import asdict, dataclass, field
-from difflib import get_close_matches
 
-import numpy as np
 
 from . import plot, stats
 from .data import load_dataset, train_val_split
@@ -30,6 +28,7 @@ from .spec import parse_spec
 from .history import History
 from .train import evaluate, fit
 from .train.evaluation import check_tta
+from .validation import check_positive_int, check_seed, did_you_mean
 from .utils import atomic_write_text, machine_info
 
 # The seed post's best test accuracies (percent), for the report.
@@ -170,11 +169,9 @@ def get_rungs(names=None):
     names = [m for n in names for m in RUNG_GROUPS.get(n, (n,))]
     unknown = [n for n in names if n not in RUNGS]
     if unknown:
-        hints = "".join(
-            " (did you mean %r?)" % m[0] for m in [get_close_matches(unknown[0], RUNGS, 1)] if m
-        )
         raise ValueError("unknown rung %r%s; expected some of %s, or a group (%s)"
-                         % (unknown[0], hints, ", ".join(RUNGS), ", ".join(RUNG_GROUPS)))
+                         % (unknown[0], did_you_mean(unknown[0], RUNGS), ", ".join(RUNGS),
+                            ", ".join(RUNG_GROUPS)))
     return [RUNGS[n] for n in RUNGS if n in names]
 
 
@@ -225,7 +222,7 @@ def _rung_lock(folder):
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
-def _check_config(folder, cfg):
+def check_config(folder, cfg):
     """Refuse to mix runs: a rung folder belongs to exactly one configuration."""
     path = os.path.join(folder, "config.json")
     if os.path.exists(path):
@@ -243,21 +240,43 @@ def _check_config(folder, cfg):
         atomic_write_text(path, json.dumps(cfg, indent=1, sort_keys=True))
 
 
-def run_rung(rung, train, test, out, epochs=None, seed=0, ctx=None, verbose=True):
-    """Train one rung for one seed (resuming if interrupted) and return its result dict."""
+def run_rung(rung, train, test, out, epochs=None, seed=0, ctx=None, verbose=True, write=True):
+    """Train one rung for one seed (resuming if interrupted) and return its result dict.
+
+    ``write=False`` leaves writing ``result.json`` to the caller (:func:`save_result`): a task
+    on another machine returns its result to the driver, which writes it.
+    """
     folder = rung_dir(out, rung.name, seed)
     cfg = rung.config(epochs)
     with _rung_lock(folder):
-        _check_config(folder, cfg)
-        return _train_rung(rung, cfg, train, test, folder, seed, ctx, verbose)
+        check_config(folder, cfg)
+        done = finished_result(out, rung.name, seed)
+        if done is not None:
+            return done
+        result = _train_rung(rung, cfg, train, test, folder, seed, ctx, verbose)
+        if write:
+            save_result(out, result)
+        return result
+
+
+def finished_result(out, name, seed):
+    """The result dict of a finished (rung, seed) under ``out``, or None."""
+    path = os.path.join(rung_dir(out, name, seed), "result.json")
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        return json.load(f)
+
+
+def save_result(out, result):
+    """Write a run's result dict as ``OUT/rungs/NAME/seed-S/result.json`` (atomically)."""
+    folder = rung_dir(out, result["rung"], result["seed"])
+    os.makedirs(folder, exist_ok=True)
+    atomic_write_text(os.path.join(folder, "result.json"), json.dumps(result, indent=1))
 
 
 def _train_rung(rung, cfg, train, test, folder, seed, ctx, verbose):
-    """The finished result in ``folder``, or train the rung (resuming) and write it there."""
-    result_path = os.path.join(folder, "result.json")
-    if os.path.exists(result_path):
-        with open(result_path) as f:
-            return json.load(f)
+    """Train the rung into ``folder`` (resuming from its checkpoint) and return its result."""
     net = build_cnn(cfg["spec"])
     start = time.time()
     history = fit(
@@ -286,15 +305,16 @@ def _train_rung(rung, cfg, train, test, folder, seed, ctx, verbose):
     }
     if rung.tta:  # the final network once more, with test-time augmentation
         result["final_val_accuracy_tta"] = evaluate(net, test, ctx=ctx, tta=rung.tta)["accuracy"]
-    atomic_write_text(result_path, json.dumps(result, indent=1))
     return result
 
 
 def collect_results(out):
-    """All finished results under ``out``, grouped by rung name in ladder order."""
+    """All finished results under ``out``, grouped by rung name: ladder order, then the rungs
+    not in ``RUNGS`` (a sweep's trials, your own) by name."""
     grouped = {}
     root = os.path.join(out, "rungs")
-    for name in RUNGS:
+    found = sorted(os.listdir(root)) if os.path.isdir(root) else []
+    for name in [n for n in RUNGS if n in found] + [n for n in found if n not in RUNGS]:
         folder = os.path.join(root, name)
         if not os.path.isdir(folder):
             continue
@@ -500,16 +520,37 @@ def write_report(out, command=None):
 
 
 def run_ladder(rungs=None, out="runs/ladder", epochs=None, quick=False, seed=0, repeats=1,
-               ctx=None, verbose=True, command=None, root=None):
+               ctx=None, verbose=True, command=None, root=None, executor=None, address=None,
+               workers=None, cpus_per_task=1):
     """Run ``rungs`` (names or Rung objects) for ``repeats`` seeds and write the report.
 
     Finished rungs are skipped and an interrupted one resumes from its checkpoint. On Ctrl-C the
     report is rebuilt from what has finished and the KeyboardInterrupt propagates.
+
+    ``executor`` runs each (rung, seed) as a task elsewhere: "process" (``workers`` local
+    processes), "ray" (the cluster at ``address``/RAY_ADDRESS, or a local one of ``workers``
+    CPUs), a Ray head address "host:port", or any ``concurrent.futures.Executor``; each task
+    gets ``cpus_per_task`` CPUs and as many threads. See fmnist_gluon.executors and
+    docs/distributed.md. None (default): one after the other in this process.
     """
     rungs = [r if isinstance(r, Rung) else get_rungs([r])[0] for r in (rungs or SEED_LADDER)]
+    seed, repeats = check_seed(seed, allow_none=False), check_positive_int(repeats, "repeats")
+    if epochs is not None:
+        epochs = check_positive_int(epochs, "epochs")
     if quick and epochs is None:
         epochs = QUICK["epochs"]
     train, test, _ = load_ladder_data(quick=quick, seed=seed, root=root)
+    if executor is not None or address:
+        from .executors import make_executor, run_rungs
+        pool, owned = make_executor(executor, address, workers, cpus_per_task)
+        try:
+            run_rungs(pool, rungs, range(seed, seed + repeats), train, test, out, epochs, ctx,
+                      verbose)
+        finally:
+            if owned:
+                pool.shutdown()
+            report = write_report(out, command=command)
+        return report
     try:
         for rung in rungs:
             for s in range(seed, seed + repeats):
