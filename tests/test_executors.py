@@ -96,7 +96,9 @@ def test_any_executor_gives_the_local_runs_and_the_driver_writes_results(signal_
                                        verbose=False, root=str(signal_dir), executor=pool)
     assert sorted(runs(pooled)) == [("tiny-a", 0), ("tiny-a", 1), ("tiny-b", 0), ("tiny-b", 1)]
     assert runs(pooled) == runs(local)
-    assert (tmp_path / "pool" / "results.md").read_text().count("| tiny-") == 2 + 4
+    tables = (tmp_path / "pool" / "results.md").read_text().split("Is each gain real?")
+    assert tables[0].count("| tiny-") == 2 + 4  # rung rows + per-seed rows
+    assert tables[1].count("| tiny-b | tiny-a |") == 2  # the Welch rows: best and final
 
 
 def test_a_config_mismatch_fails_in_the_driver_before_any_task(signal_dir, tmp_path):
