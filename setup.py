@@ -38,9 +38,6 @@ setup(
     ],
     extras_require={
         "test": ["pytest>=7"],
-        # benchmarks/bench_peers.py: the same network and loop in PyTorch and Keras. These pins
-        # install beside numpy 1.23.5 on Python 3.11 (TensorFlow 2.18+ needs numpy >= 1.26).
-        "peers": ["torch==2.13.0", "tensorflow-cpu==2.17.1", "keras==3.15.1"],
     },
     entry_points={"console_scripts": ["fmnist-gluon=fmnist_gluon.cli:main"]},
     classifiers=[

@@ -37,7 +37,12 @@ STAMP=.venv/.fmnist-installed
 if [ ! -f "$STAMP" ] || [ setup.py -nt "$STAMP" ]; then
   echo "== installing fmnist_gluon and its pinned dependencies into .venv"
   .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q -e ".[test,peers]"  # peers: tests/test_bench_peers.py
+  .venv/bin/python -m pip install -q -e ".[test]"
   touch "$STAMP"
 fi
 export PATH="$ROOT/.venv/bin:$PATH"
+# The peer frameworks of benchmarks/bench_peers.py (and its smoke test) in .venv-peers; set
+# FMNIST_SKIP_PEERS=1 to leave them out (the smoke test then skips them with a message).
+if [ "${FMNIST_SKIP_PEERS:-0}" != "1" ]; then
+  PYTHON="$PY" bash "$ROOT/scripts/setup-peers.sh"
+fi

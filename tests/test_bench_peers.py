@@ -1,7 +1,6 @@
 """Smoke runs of benchmarks/bench_peers.py and bench_threads.py on tiny subsets: every installed
 framework trains and evaluates, a missing one is skipped with a message, and the table's ratios
 are the ones its rows imply. Timings are printed, never asserted."""
-import importlib.util
 import json
 import os
 import re
@@ -31,8 +30,9 @@ def test_bench_peers_smoke_run_trains_every_installed_framework(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads(out.read_text())
     summary = result["summary"]
+    bench = load_benchmark("bench_peers")
     for name, module in (("pytorch", "torch"), ("keras", "keras")):
-        if importlib.util.find_spec(module) is None:
+        if not bench.available(name, bench.PEERS_PYTHON):
             assert "skipped %s: %s is not importable" % (name, module) in proc.stdout
             assert name in result["skipped"] and name not in summary
         else:
