@@ -2,7 +2,9 @@
 
 Data flows one way: spec -> network -> data -> training -> report, one module each:
 ``spec`` (layer specs), ``model`` (build_cnn, summary), ``data`` (Fashion-MNIST/MNIST,
-batches, augmentation), ``train`` (fit, evaluate, History), ``plot`` and ``ladder``.
+batches, augmentation), ``train`` (fit, evaluate, predict, callbacks, checkpoints),
+``history`` (History), ``plot`` and ``ladder``; ``validation`` holds the argument checks they
+share.
 
 ``import fmnist_gluon`` first sets MXNet's OpenMP threads to one per physical core
 (``fmnist_gluon.threads``; nothing is changed when the user set them), then the public names
@@ -32,7 +34,7 @@ _API = {
     "data": ("Dataset", "load_dataset", "BatchIterator", "train_val_split", "RandomFlip",
              "RandomCrop", "RandomErasing", "Compose", "make_augment"),
     "history": ("History",),
-    "train": ("fit", "evaluate", "predict", "TrainingDiverged"),
+    "train": ("fit", "evaluate", "predict", "TrainingDiverged", "Callback"),
 }
 _WHERE = {name: module for module, names in _API.items() for name in names}
 __all__ = sorted(_WHERE) + ["plot", "threads"]

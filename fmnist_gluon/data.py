@@ -16,7 +16,6 @@ Three parts, top to bottom:
 See docs/data.md for the search order, the integrity policy and measured figures.
 """
 import collections
-import difflib
 import gzip
 import hashlib
 import math
@@ -31,6 +30,9 @@ import zlib
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
+
+from .validation import (check_batch_size, check_non_negative_int, check_number, check_probability,
+                         check_seed, did_you_mean, resolve_contexts)
 
 __all__ = [
     "Dataset", "load_dataset", "read_idx", "DataNotFoundError", "DataIntegrityError",
@@ -115,18 +117,13 @@ class DataIntegrityError(ValueError):
 # Validation of names
 # --------------------------------------------------------------------------------------------
 
-def _did_you_mean(value, choices):
-    close = difflib.get_close_matches(str(value), list(choices), n=1, cutoff=0.5)
-    return " Did you mean %r?" % close[0] if close else ""
-
-
 def _check_name(name):
     if not isinstance(name, str):
         raise TypeError("name must be a string such as 'fashion-mnist' or 'mnist', got %r" % (name,))
     key = re.sub(r"[\s_]+", "-", name.strip().lower())
     if key not in _NAME_ALIASES:
-        raise ValueError("unknown dataset name %r: expected one of %s.%s"
-                         % (name, sorted(_DATASETS), _did_you_mean(key, _NAME_ALIASES)))
+        raise ValueError("unknown dataset name %r: expected one of %s%s"
+                         % (name, sorted(_DATASETS), did_you_mean(key, _NAME_ALIASES, cutoff=0.5)))
     return _NAME_ALIASES[key]
 
 
@@ -138,8 +135,8 @@ def _check_split(split):
         raise ValueError("split %r does not exist: the files hold 'train' and 'test'. Carve a "
                          "validation set out of 'train' with train_val_split(images, labels)." % split)
     if key not in _SPLIT_ALIASES:
-        raise ValueError("unknown split %r: expected 'train' or 'test'.%s"
-                         % (split, _did_you_mean(key, ["train", "test"])))
+        raise ValueError("unknown split %r: expected 'train' or 'test'%s"
+                         % (split, did_you_mean(key, ["train", "test"], cutoff=0.5)))
     return _SPLIT_ALIASES[key]
 
 
@@ -147,15 +144,37 @@ def _check_split(split):
 # Reading and checking IDX files
 # --------------------------------------------------------------------------------------------
 
+MAX_IDX_BYTES = 1 << 31  # an IDX payload the header promises beyond 2 GiB is refused unread
+                         # (the largest official file, train images, holds 47 MB)
+
+
 def _read_content(path):
-    """Bytes of ``path``, gunzipped when it is gzip (detected by its magic, not its name)."""
+    """Bytes of ``path``, gunzipped when it is gzip (detected by its magic, not its name).
+
+    Reads the IDX header first and then no more than the payload it promises plus one byte (to
+    notice trailing data), so a huge or endlessly compressible file costs no more memory than
+    a real one; a promise above MAX_IDX_BYTES is refused before reading the payload."""
     with open(path, "rb") as f:
-        raw = f.read()
-    if raw[:2] != b"\x1f\x8b":
-        return raw
+        is_gzip = f.read(2) == b"\x1f\x8b"
     try:
-        return gzip.decompress(raw)
+        with (gzip.open if is_gzip else open)(path, "rb") as f:
+            content = f.read(4)
+            if len(content) < 4 or content[:3] != b"\x00\x00\x08":
+                return content  # not IDX: _parse_idx names what it found
+            content += f.read(4 * content[3])
+            if len(content) < 4 + 4 * content[3]:
+                return content
+            promised = math.prod(struct.unpack(">%dI" % content[3], content[4:]))
+            if promised > MAX_IDX_BYTES:
+                raise DataIntegrityError(
+                    "%s: the IDX header promises shape %s = %d bytes, more than MAX_IDX_BYTES = %d; "
+                    "it is corrupt or not an image set. Delete it and get it again (or raise "
+                    "fmnist_gluon.data.MAX_IDX_BYTES for a larger set)."
+                    % (path, struct.unpack(">%dI" % content[3], content[4:]), promised, MAX_IDX_BYTES))
+            return content + f.read(promised + 1)
     except (OSError, EOFError, zlib.error) as e:  # BadGzipFile is an OSError
+        if not is_gzip:
+            raise
         raise DataIntegrityError(
             "%s: the gzip stream is corrupt or truncated (%s). Delete the file and get it again "
             "(download, or reinstall the package that provided it)." % (path, e)) from None
@@ -182,8 +201,9 @@ def _parse_idx(content, path, ndim=None):
     got = len(content) - header
     if got != expected:
         raise DataIntegrityError(
-            "%s: the header promises shape %s = %d bytes of data, the file holds %d: it is %s. "
-            "Delete it and get it again." % (path, tuple(dims), expected, got,
+            "%s: the header promises shape %s = %d bytes of data, the file holds %s: it is %s. "
+            "Delete it and get it again." % (path, tuple(dims), expected,
+                                            got if got < expected else "more",
                                             "truncated" if got < expected else "corrupt (trailing bytes)"))
     return np.frombuffer(content, dtype=np.uint8, offset=header).reshape(dims)
 
@@ -230,6 +250,9 @@ def _read_checked(name, split, base, path, ndim, verify):
     array = _parse_idx(content, path, ndim)
     if ndim == 3 and array.shape[1:] != (28, 28):
         raise DataIntegrityError("%s: expected 28×28 images, got %d×%d" % (path, array.shape[1], array.shape[2]))
+    if array.shape[0] == 0:
+        raise DataIntegrityError("%s: the file holds no %s (its header says 0); delete it and get it again"
+                                 % (path, "images" if ndim == 3 else "labels"))
     _verify_md5(name, split, base, path, content, array.shape[0], verify)
     return array
 
@@ -472,6 +495,9 @@ def load_dataset(name="fashion-mnist", split="train", root=None, *, verify="auto
 def _as_nchw(images):
     """A C-contiguous N×C×H×W uint8 or float32 array from any accepted layout (one copy at most)."""
     x = np.asarray(images)
+    if x.ndim == 0 or (x.ndim < 3 and x.dtype == object):
+        raise TypeError("images: expected an array of pixels (N×H×W, N×H×W×C or N×C×H×W), got %s"
+                        % type(images).__name__)
     if x.ndim == 3:
         x = x[:, None]
     elif x.ndim == 4:
@@ -495,8 +521,15 @@ def _as_nchw(images):
         x = x.astype(np.uint8)
     elif x.dtype.kind == "f":
         x = x.astype(np.float32, copy=False)
+        finite = np.isfinite(x)
+        if not finite.all():
+            bad = np.flatnonzero(~finite.reshape(len(x), -1).all(axis=1))
+            raise ValueError("images: %d image(s) hold NaN or infinite pixels (the first is image %d); "
+                             "drop or repair them (e.g. np.nan_to_num) before training"
+                             % (len(bad), bad[0]))
     else:
-        raise TypeError("images: expected uint8 (0..255) or float pixels, got dtype %s" % x.dtype)
+        raise TypeError("images: expected uint8 (0..255) or float pixels, got dtype %s; convert with "
+                        "images.astype(np.float32) (values in [0, 1]) or np.uint8 (0..255)" % x.dtype)
     return np.ascontiguousarray(x)
 
 
@@ -511,11 +544,15 @@ def _as_labels(labels, n):
         raise ValueError("labels: expected %d labels (one per image), got shape %s" % (n, y.shape))
     if y.dtype.kind == "f":
         if not np.all(np.equal(np.mod(y, 1), 0)):
-            raise ValueError("labels: expected integer class indices, got non-integer floats")
+            raise ValueError("labels: expected integer class indices, got non-integer floats (e.g. %r)"
+                             % float(y[np.flatnonzero(np.mod(y, 1) != 0)[0]]))
     elif y.dtype.kind not in "iu":
         raise TypeError("labels: expected integer class indices, got dtype %s" % y.dtype)
     if y.size and y.min() < 0:
         raise ValueError("labels: class indices must be >= 0, got %d" % y.min())
+    if y.size and y.max() > np.iinfo(np.int32).max:
+        raise ValueError("labels: class indices must be below 2**31 (they are int32 on the device), got %d"
+                         % y.max())
     return np.ascontiguousarray(y, dtype=np.int32)
 
 
@@ -536,15 +573,10 @@ _LAST_BATCH = ("keep", "discard", "rollover")
 
 
 def _check_ctx(ctx):
-    import mxnet as mx
-    if ctx is None:
-        return mx.context.current_context(), False
-    if isinstance(ctx, mx.Context):
-        return ctx, False
-    if isinstance(ctx, (list, tuple)) and ctx and all(isinstance(c, mx.Context) for c in ctx):
-        return list(ctx), True
-    raise TypeError("ctx: expected an mxnet Context (mx.cpu(), mx.gpu(0)) or a non-empty list of them, "
-                    "got %r" % (ctx,))
+    """(one context, False) or (a list, True): a list given, or None resolving to several GPUs."""
+    ctxs = resolve_contexts(ctx)
+    multi = isinstance(ctx, (list, tuple)) or len(ctxs) > 1
+    return (ctxs if multi else ctxs[0]), multi
 
 
 class BatchIterator:
@@ -588,12 +620,10 @@ class BatchIterator:
                               "are; divide by 255 (or pass uint8) to get the usual [0, 1] range" % hi,
                               stacklevel=2)
         self._y = None if labels is None else _as_labels(labels, n)
-        if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size < 1:
-            raise ValueError("batch_size: expected a positive integer, got %r" % (batch_size,))
-        self.batch_size = int(batch_size)
+        self.batch_size = check_batch_size(batch_size)
         if last_batch not in _LAST_BATCH:
-            raise ValueError("last_batch: expected one of %s, got %r.%s"
-                             % (_LAST_BATCH, last_batch, _did_you_mean(last_batch, _LAST_BATCH)))
+            raise ValueError("last_batch: expected one of %s, got %r%s"
+                             % (_LAST_BATCH, last_batch, did_you_mean(last_batch, _LAST_BATCH, cutoff=0.5)))
         if last_batch == "discard" and self.batch_size > n:
             raise ValueError("batch_size %d > %d samples with last_batch='discard' gives no batches; "
                              "use a smaller batch_size or last_batch='keep'" % (self.batch_size, n))
@@ -604,9 +634,7 @@ class BatchIterator:
         self.shuffle = bool(shuffle)
         if seed is None:
             seed = int(np.random.SeedSequence().entropy)
-        if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
-            raise ValueError("seed: expected a non-negative integer or None, got %r" % (seed,))
-        self.seed = int(seed)
+        self.seed = check_seed(seed)
         self.ctx, self._multi = _check_ctx(ctx)
         self.augment = make_augment(augment)
         # pixels -> x * scale + shift, folded from /255 and (x - mean) / std
@@ -621,6 +649,11 @@ class BatchIterator:
         self.epoch = 0
 
     # ---- sizes ----
+    @property
+    def labels(self):
+        """The int32 labels (read-only view), or None when the iterator has none."""
+        return self._y
+
     @property
     def num_samples(self):
         return self._x.shape[0]
@@ -719,8 +752,9 @@ def train_val_split(images, labels, val_fraction=0.1, seed=0):
         raise ValueError("labels: expected a 1-D array of class indices, got shape %s" % (y.shape,))
     if len(x) != len(y):
         raise ValueError("images and labels differ in length: %d images, %d labels" % (len(x), len(y)))
-    if isinstance(val_fraction, bool) or not isinstance(val_fraction, numbers.Real) or not 0 < val_fraction < 1:
-        raise ValueError("val_fraction: expected a number strictly between 0 and 1, got %r" % (val_fraction,))
+    check_number(val_fraction, "val_fraction", 0, 1, low_open=True, high_open=True,
+                 hint=" (strictly between 0 and 1)")
+    seed = check_seed(seed)
     n_val = int(round(len(y) * val_fraction))
     if n_val < 1 or n_val >= len(y):
         raise ValueError("val_fraction=%g of %d samples leaves an empty part (%d for validation)"
@@ -757,9 +791,7 @@ def _as_rng(rng):
 
 
 def _check_prob(p, what="p"):
-    if isinstance(p, bool) or not isinstance(p, numbers.Real) or not 0 <= p <= 1:
-        raise ValueError("%s: expected a probability in [0, 1], got %r" % (what, p))
-    return float(p)
+    return check_probability(p, what)
 
 
 class RandomFlip:
@@ -785,9 +817,7 @@ class RandomCrop:
     ``RandomCrop(size, pad)`` but on a whole batch."""
 
     def __init__(self, padding=4, fill=0):
-        if isinstance(padding, bool) or not isinstance(padding, numbers.Integral) or padding < 0:
-            raise ValueError("padding: expected a non-negative integer, got %r" % (padding,))
-        self.padding, self.fill = int(padding), fill
+        self.padding, self.fill = check_non_negative_int(padding, "padding"), fill
 
     def __call__(self, x, rng=None):
         _check_batch(x)
@@ -890,7 +920,7 @@ def _aug_from_token(token):
     kind = _AUG_NAMES.get(m.group(1)) if m else None
     if kind is None:
         raise ValueError("unknown augmentation %r.%s Known %s"
-                         % (token, _did_you_mean(m.group(1) if m else token, _AUG_NAMES), _AUG_GRAMMAR))
+                         % (token, did_you_mean(m.group(1) if m else token, _AUG_NAMES, cutoff=0.5), _AUG_GRAMMAR))
     number = m.group(2)
     if kind == "crop":
         if number and not number.isdigit():

@@ -18,24 +18,29 @@ Activations are layers of their own, so BatchNorm can sit between a layer and it
   and bn is a convenience that becomes a separate activation layer; a list item may also be one
   shorthand token such as ``"conv64k3p1"``);
 - a path to a ``.json``, ``.yaml`` or ``.yml`` file holding any of these forms (YAML is read with
-  ``yaml.safe_load``); a file may also hold ``{"layers": [...]}``;
+  ``yaml.SafeLoader``, refusing alias bombs and recursive aliases; files over
+  ``MAX_SPEC_FILE_BYTES`` are refused unread); a file may also hold ``{"layers": [...]}``;
 - a shorthand string (below);
-- a preset name (``PRESETS``: the seed's ladder networks and its "next steps");
+- a preset name (``PRESETS``: the seed's ladder networks, its "next steps", the recipes and
+  the other published systems of ``SEED_SYSTEMS``);
+- a single ``{"type": "zoo", ...}`` dict: a GluonCV model-zoo network (``fmnist_gluon.zoo``);
 - the seed notebook's tuple form ``(cnnlayers, fclayers[, activation])`` or a dict with those keys
   (see ``from_seed_tuples``).
 
 Shorthand grammar (case-insensitive, blanks around ``-`` ignored)::
 
     spec   := token ("-" token)*
-    token  := name [number (letter number)*]
+    token  := name [number (letter number)*] ["@" word]
     number := digits ["." digits] | "." digits
 
-``name`` is a layer type (``conv pool globalpool bn dropout flatten dense relu leakyrelu prelu
-elu selu gelu swish sigmoid tanh softrelu softsign``) or a short name (``drop`` = dropout,
+``name`` is a layer type (``conv pad pool globalpool bn dropout flatten dense zoo relu leakyrelu
+prelu elu selu gelu swish sigmoid tanh softrelu softsign``) or a short name (``drop`` = dropout,
 ``lrelu`` = leakyrelu, ``fc`` = dense, ``maxpool``/``avgpool`` = pool of that kind, ``gap``/``gmp``
 = global average/max pool). The first number is the type's main field (conv: channels, pool: size,
-dropout: rate, dense: units, leakyrelu/elu: alpha, swish: beta); letter-number pairs set the
-others (conv: ``k`` kernel, ``s`` stride, ``p`` padding; pool: ``s`` stride). The seed baseline::
+dropout: rate, dense: units, leakyrelu/elu: alpha, swish: beta, pad: padding, zoo: resize);
+letter-number pairs set the others (conv: ``k`` kernel, ``s`` stride, ``p`` padding, ``g``
+groups; pool: ``s`` stride; zoo: ``c`` classes); ``@word`` sets a text field (conv/dense:
+``init`` such as ``@he_normal``; zoo: the model name, ``zoo56@mobilenet1.0``). The seed baseline::
 
     conv64k3p1-relu-pool2-conv64k3-relu-pool2-dense256-relu-dense64-relu-dense10
 
@@ -44,28 +49,47 @@ when none precedes it; with ``classes`` given and a last layer that is not dense
 ``dense(classes)`` classifier is appended (a last dense layer with other units is an error).
 Validation happens here, once, before MXNet is touched: every problem raises ``SpecError``
 naming the layer, its type and field, what was expected and what was given. A shape trace over
-``input_shape`` (channels, height, width) rejects kernels or pools larger than their input.
+``input_shape`` (channels, height, width) rejects kernels or pools larger than their input, and
+a network above ``MAX_PARAMS`` parameters or ``MAX_ACTIVATIONS`` output values per image is
+refused before anything is allocated (docs/reliability.md).
 
 Adding a layer kind = one entry in ``LAYER_KINDS`` here and one in ``model.BLOCKS``.
 """
 import copy
-import difflib
 import json
 import math
 import numbers
 import os
 import re
+import reprlib
+import struct
 from collections import namedtuple
 from collections.abc import Mapping
 from decimal import Decimal
 
 import yaml
 
+from .validation import closest as _closest, did_you_mean as _did_you_mean
+
 __all__ = ["SpecError", "parse_spec", "trace_shapes", "from_seed_tuples", "seed_spec",
            "spec_to_json", "spec_to_shorthand", "pool_before_activation", "LAYER_KINDS",
-           "PRESETS"]
+           "PRESETS", "SEED_SYSTEMS", "ZOO_MODELS", "INIT_NAMES", "MAX_PARAMS", "MAX_ACTIVATIONS",
+           "MAX_SPEC_FILE_BYTES", "MAX_YAML_NODES"]
 
 DEFAULT_INPUT_SHAPE = (1, 28, 28)
+
+# --- ceilings: refuse what cannot be meant before anything is allocated (docs/reliability.md) ----
+# Read at call time, so ``fmnist_gluon.spec.MAX_PARAMS = ...`` raises a ceiling for a session.
+MAX_PARAMS = 100_000_000        # parameters of the whole network: 400 MB of float32 weights
+                                # (57x the largest preset, "best": 1.74 M)
+MAX_ACTIVATIONS = 2 ** 25       # values of all layer outputs for one image: 128 MiB of float32
+                                # (69x "best": 0.48 M); keeps a batch of 64 under MXNet's 2**31
+                                # elements per tensor
+MAX_INT = 2 ** 31 - 1           # MXNet keeps layer sizes (channels, kernel, stride...) as int32
+FLOAT32_MAX = 3.4028234663852886e38    # MXNet keeps float fields (alpha, rate) as float32:
+FLOAT32_TINY = 1.1754943508222875e-38  # nonzero magnitudes in [TINY, MAX] only
+MAX_SPEC_FILE_BYTES = 1 << 20   # a spec file larger than 1 MiB (~10,000 layers) is refused unread
+MAX_YAML_NODES = 100_000        # YAML nodes after expanding aliases (refuses "billion laughs")
 
 
 class SpecError(ValueError):
@@ -87,6 +111,21 @@ NONNEGATIVE_FLOAT = Value(float, lambda v: v >= 0.0, "a float >= 0")
 POSITIVE_FLOAT = Value(float, lambda v: v > 0.0, "a float > 0")
 POOL_KIND = Value(str, lambda v: v in ("max", "avg"), "'max' or 'avg'")
 
+# Weight initialisers a conv or dense layer may ask for (``"init"``), by their Keras names;
+# model.INITIALIZERS builds each one. Without ``"init"`` a layer takes fit's ``init``.
+INIT_NAMES = ("he_normal", "he_uniform", "glorot_uniform", "glorot_normal", "lecun_normal")
+INIT_NAME = Value(str, lambda v: v in INIT_NAMES, "one of %s" % ", ".join(INIT_NAMES))
+
+# GluonCV model-zoo classifiers a "zoo" layer builds (pretrained=False: no weights are
+# downloaded). Each one is built, summarised and trained for a step in tests/test_zoo.py.
+ZOO_MODELS = ("mobilenet1.0", "mobilenet0.75", "mobilenet0.5", "mobilenet0.25",
+              "mobilenetv2_1.0", "mobilenetv2_0.75", "mobilenetv2_0.5", "mobilenetv2_0.25",
+              "mobilenetv3_small", "mobilenetv3_large",
+              "cifar_resnet20_v1", "cifar_resnet56_v1", "cifar_resnet110_v1",
+              "cifar_resnet20_v2", "cifar_resnet56_v2", "cifar_wideresnet16_10",
+              "resnet18_v1", "resnet18_v2")
+ZOO_NAME = Value(str, lambda v: v in ZOO_MODELS, "a GluonCV model-zoo name (%s)" % ", ".join(ZOO_MODELS))
+
 REQUIRED = "required"
 
 
@@ -94,13 +133,20 @@ class SameAs(namedtuple("SameAs", "field")):
     """A default copied from another field of the same layer (pool stride = pool size)."""
 
 
-Field = namedtuple("Field", "value default")
+# ``added``: a field introduced after specs were first saved (rung folders in docs/results hold
+# them). The canonical form leaves it out while it holds its default, so those specs stay
+# canonical; a default of None means "not set" and may also be written as an explicit None.
+Field = namedtuple("Field", "value default added", defaults=(False,))
 
 
-class Kind(namedtuple("Kind", "fields role shape params macs main letters takes_activation")):
+class Kind(namedtuple("Kind", "fields role shape params macs main letters takes_activation "
+                             "word classifier", defaults=(None, None))):
     """One layer type: its fields (in canonical order), what input it needs (``role``), how it maps
     an input shape to an output shape, its parameter and multiply-accumulate counts, and its
-    shorthand (``main`` = field of the leading number, ``letters`` = letter -> field)."""
+    shorthand (``main`` = field of the leading number, ``letters`` = letter -> field, ``word`` =
+    the text field set by an ``@name`` suffix). ``classifier``: the field that must equal
+    ``classes`` when the layer ends the network (dense: units). ``params``/``macs`` may return
+    None: the count needs MXNet (a model-zoo network) and ``model.summary`` measures it."""
 
 
 # Roles: what a layer needs as input.
@@ -108,6 +154,7 @@ MAP = "map"                # a C x H x W feature map (conv, pool)
 FLAT = "flat"              # a flat vector; a flatten is inserted before it when needed (dense)
 ANY = "any"                # any shape, unchanged or flattened (bn, dropout, flatten)
 ACTIVATION = "activation"  # any shape, unchanged; usable as an "activation" field value
+NET = "net"                # a whole network: a C x H x W map in, class scores out (zoo)
 
 
 class _Problem(Exception):
@@ -140,7 +187,29 @@ def _window(hw, window, stride, padding, field):
 
 
 def _conv_shape(e, s):
+    groups = e["groups"]
+    for what, count in (("input channels", s[0]), ("channels", e["channels"])):
+        if count % groups:
+            raise _Problem("groups", "%s %d are not divisible by groups %d (expected groups to "
+                                     "divide both the input channels %d and channels %d; "
+                                     "depthwise: groups = channels = input channels)"
+                           % (what, count, groups, s[0], e["channels"]))
     return (e["channels"],) + _window(s[1:], e["kernel"], e["stride"], e["padding"], "kernel")
+
+
+def _conv_params(e, i, o):
+    return e["channels"] * (i[0] // e["groups"] * e["kernel"] ** 2 + 1)
+
+
+def _conv_macs(e, i, o):
+    return _prod(o) * i[0] // e["groups"] * e["kernel"] ** 2
+
+
+def _zoo_shape(e, s):
+    if s[0] not in (1, 3):
+        raise _Problem("name", "a zoo network takes 1 (grey, tiled to 3) or 3 input channels, got "
+                               "%d" % s[0])
+    return (e["classes"],)
 
 
 def _pool_shape(e, s):
@@ -165,11 +234,14 @@ def _activation(main=None, **fields):
 LAYER_KINDS = {
     "conv": Kind(
         {"channels": Field(POSITIVE_INT, REQUIRED), "kernel": Field(POSITIVE_INT, REQUIRED),
-         "stride": Field(POSITIVE_INT, 1), "padding": Field(NONNEGATIVE_INT, 0)},
-        MAP, _conv_shape,
-        lambda e, i, o: e["channels"] * (i[0] * e["kernel"] ** 2 + 1),
-        lambda e, i, o: _prod(o) * i[0] * e["kernel"] ** 2,
-        "channels", {"k": "kernel", "s": "stride", "p": "padding"}, True),
+         "stride": Field(POSITIVE_INT, 1), "padding": Field(NONNEGATIVE_INT, 0),
+         "groups": Field(POSITIVE_INT, 1, added=True), "init": Field(INIT_NAME, None, added=True)},
+        MAP, _conv_shape, _conv_params, _conv_macs,
+        "channels", {"k": "kernel", "s": "stride", "p": "padding", "g": "groups"}, True, "init"),
+    "pad": Kind(  # zero padding on every side (LeNet-5's 28x28 -> 32x32)
+        {"padding": Field(POSITIVE_INT, REQUIRED)},
+        MAP, lambda e, s: (s[0], s[1] + 2 * e["padding"], s[2] + 2 * e["padding"]),
+        _none, _none, "padding", {}, False),
     "pool": Kind(
         {"size": Field(POSITIVE_INT, REQUIRED), "stride": Field(POSITIVE_INT, SameAs("size")),
          "kind": Field(POOL_KIND, "max")},
@@ -181,10 +253,18 @@ LAYER_KINDS = {
     "dropout": Kind({"rate": Field(RATE, REQUIRED)}, ANY, _same_shape, _none, _none, "rate", {}, False),
     "flatten": Kind({}, ANY, lambda e, s: (_prod(s),), _none, _none, None, {}, False),
     "dense": Kind(
-        {"units": Field(POSITIVE_INT, REQUIRED)},
+        {"units": Field(POSITIVE_INT, REQUIRED), "init": Field(INIT_NAME, None, added=True)},
         FLAT, lambda e, s: (e["units"],),
         lambda e, i, o: e["units"] * (i[0] + 1), lambda e, i, o: e["units"] * i[0],
-        "units", {}, True),
+        "units", {}, True, "init", "units"),
+    # A GluonCV model-zoo network, classifier included; grey input is tiled to 3 channels and
+    # optionally resized (bilinear) to resize x resize inside the network. MXNet counts its
+    # parameters and MACs (model.summary).
+    "zoo": Kind(
+        {"name": Field(ZOO_NAME, REQUIRED), "resize": Field(POSITIVE_INT, None),
+         "classes": Field(POSITIVE_INT, 10)},
+        NET, _zoo_shape, lambda e, i, o: None, lambda e, i, o: None,
+        "resize", {"c": "classes"}, False, "name", "classes"),
     "relu": _activation(),
     "leakyrelu": _activation("alpha", alpha=(NONNEGATIVE_FLOAT, 0.01)),
     "prelu": _activation()._replace(params=lambda e, i, o: 1),  # one learned slope, shared
@@ -215,42 +295,40 @@ ALIASES = {"conv2d": "conv", "convolution": "conv", "batchnorm": "bn", "batch_no
            "avgpool": "pool", "maxpool2d": "pool", "avgpool2d": "pool", "gap": "globalpool",
            "globalavgpool": "globalpool", "globalmaxpool": "globalpool", "leaky_relu": "leakyrelu",
            "leaky": "leakyrelu", "lrelu": "leakyrelu", "drop": "dropout", "silu": "swish",
-           "softplus": "softrelu"}
+           "softplus": "softrelu", "zeropad": "pad", "zeropadding2d": "pad", "padding": "pad",
+           "model": "zoo", "gluoncv": "zoo", "model_zoo": "zoo"}
 
 ACTIVATIONS = tuple(t for t, k in LAYER_KINDS.items() if k.role == ACTIVATION)
 
 
 # --- messages -------------------------------------------------------------------------------------
 
+_REPR = reprlib.Repr()
+_REPR.maxstring, _REPR.maxother, _REPR.maxlong = 60, 60, 40
+_REPR.maxlist = _REPR.maxtuple = _REPR.maxdict = _REPR.maxset = 6
+
+
+def _cut(text, limit):
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def _clip(value, limit=60):
+    """``repr(value)`` cut to ``limit`` characters (messages stay short whatever the input)."""
+    return _cut(repr(value), limit)
+
+
 def _show(value):
-    text = repr(value)
+    """A bounded repr and the type: never expands a huge, deep or self-containing value."""
+    text = _REPR.repr(value)
     if len(text) > 60:
         text = text[:57] + "..."
     return "%s (%s)" % (text, type(value).__name__)
 
 
-def _closest(word, choices, aliases=None):
-    """The choice ``word`` most likely meant (an alias, a case slip or a typo), or None."""
-    if not isinstance(word, str):
-        return None
-    key = word.lower()
-    if aliases and key in aliases:
-        return aliases[key]
-    if key in choices:
-        return key
-    close = difflib.get_close_matches(key, list(choices), n=1, cutoff=0.6)
-    return close[0] if close else None
-
-
-def _did_you_mean(word, choices, aliases=None):
-    guess = _closest(word, choices, aliases)
-    return "; did you mean %r?" % guess if guess else ""
-
-
 def _fail(where, layer_type, field, message, index=None):
     head = where + (" (%s)" % layer_type if layer_type else "")
-    if field:
-        head += ", field %r" % field
+    if field is not None:
+        head += ", field %s" % _clip(field)
     return SpecError("%s: %s" % (head, message), index=index, layer_type=layer_type, field=field)
 
 
@@ -264,9 +342,21 @@ def _coerce(value, spec_value):
     ok_type = {int: numbers.Integral, float: numbers.Real, str: str}[cast]
     if not isinstance(value, ok_type):
         raise ValueError("expected %s, got %s" % (expected, _show(value)))
-    value = cast(value)
+    try:
+        value = cast(value)
+    except OverflowError:  # an int too large for a float
+        raise ValueError("expected %s, got %s: too large" % (expected, _show(value))) from None
     if (cast is float and not math.isfinite(value)) or not check(value):
         raise ValueError("expected %s, got %s" % (expected, _show(value)))
+    if cast is int and value > MAX_INT:
+        raise ValueError("expected %s of at most 2**31 - 1 = %d (MXNet stores layer sizes as "
+                         "32-bit ints), got %s" % (expected, MAX_INT, _show(value)))
+    if cast is float and value and not FLOAT32_TINY <= abs(value) <= FLOAT32_MAX:
+        raise ValueError("expected %s, and 0 or a magnitude between %.4g and %.4g (MXNet stores it "
+                         "as a float32), got %s" % (expected, FLOAT32_TINY, FLOAT32_MAX, _show(value)))
+    if cast is float and not check(struct.unpack("f", struct.pack("f", value))[0]):
+        raise ValueError("expected %s, got %s, which is %r as the float32 MXNet uses"
+                         % (expected, _show(value), struct.unpack("f", struct.pack("f", value))[0]))
     return value
 
 
@@ -274,7 +364,7 @@ def _normalize(raw, where, index=None):
     """Check one layer given as a dict (or a shorthand token); return its canonical dict(s)."""
     if isinstance(raw, str):
         raw = _parse_token(raw, where, index)
-        where = "%s (%r)" % (where, raw.pop("_token"))
+        where = "%s (%s)" % (where, _clip(raw.pop("_token")))
     if not isinstance(raw, Mapping):
         raise _fail(where, None, None, "expected a dict like {'type': 'conv', 'channels': 64, "
                     "'kernel': 3} or a shorthand token like 'conv64k3', got %s" % _show(raw), index)
@@ -282,7 +372,7 @@ def _normalize(raw, where, index=None):
         raise _fail(where, None, None, "missing 'type'; expected one of %s, got a dict with keys %s"
                     % (", ".join(LAYER_KINDS), sorted(map(str, raw))), index)
     layer_type = raw["type"]
-    if layer_type not in LAYER_KINDS:
+    if not isinstance(layer_type, str) or layer_type not in LAYER_KINDS:
         raise _fail(where, None, "type", "unknown layer type %s%s (known types: %s)"
                     % (_show(layer_type), _did_you_mean(layer_type, LAYER_KINDS, ALIASES),
                        ", ".join(LAYER_KINDS)), index)
@@ -294,7 +384,7 @@ def _normalize(raw, where, index=None):
                         % (_did_you_mean(name, known), layer_type, ", ".join(known) or "none"), index)
     entry = {"type": layer_type}
     for name, field in kind.fields.items():
-        if name in raw:
+        if name in raw and not (raw[name] is None and field.default is None):
             try:
                 entry[name] = _coerce(raw[name], field.value)
             except ValueError as exc:
@@ -331,11 +421,14 @@ def _activation_entry(raw, where, index=None):
 # --- shorthand ------------------------------------------------------------------------------------
 
 _NUMBER = r"(?:\d+(?:\.\d+)?|\.\d+)"
-_TOKEN = re.compile(r"([a-z_]+)(?:(%s)((?:[a-z]%s)*))?$" % (_NUMBER, _NUMBER))
+_TOKEN = re.compile(r"([a-z_]+)(?:(%s)((?:[a-z]%s)*))?(?:@([a-z0-9_.]+))?$" % (_NUMBER, _NUMBER))
 _PAIR = re.compile(r"([a-z])(%s)" % _NUMBER)
 
 
-def _number(text):
+def _number(text, where, layer_type, field, index):
+    if len(text) > 40:  # int() refuses > 4300 digits; nothing valid has more than a few
+        raise _fail(where, layer_type, field, "the number %s has %d digits; expected at most 40"
+                    % (_clip(text), len(text)), index)
     return float(text) if "." in text else int(text)
 
 
@@ -345,8 +438,8 @@ def _parse_token(token, where, index):
     match = _TOKEN.match(text)
     name = match.group(1) if match else re.match(r"[a-z_]*", text).group(0)
     if not name:
-        raise _fail(where, None, "type", "token %r must start with a layer name such as conv, "
-                    "pool, dense or relu" % token, index)
+        raise _fail(where, None, "type", "token %s must start with a layer name such as conv, "
+                    "pool, dense or relu" % _clip(token), index)
     if name in LAYER_KINDS:
         layer_type, fixed = name, {}
     elif name in SHORT_NAMES:
@@ -355,24 +448,29 @@ def _parse_token(token, where, index):
         names = list(LAYER_KINDS) + list(SHORT_NAMES)
         guess = _closest(name, names + list(PRESETS), ALIASES)
         hint = "; did you mean %r%s?" % (guess, " (a preset)" if guess in PRESETS else "") if guess else ""
-        raise _fail(where, None, "type", "unknown shorthand name %r in token %r%s (known names: %s)"
-                    % (name, token, hint, ", ".join(names)), index)
+        raise _fail(where, None, "type", "unknown shorthand name %s in token %s%s (known names: %s)"
+                    % (_clip(name), _clip(token), hint, ", ".join(names)), index)
     kind = LAYER_KINDS[layer_type]
     usage = _token_usage(layer_type)
     if not match:
-        raise _fail(where, layer_type, None, "could not read token %r; expected %s"
-                    % (token, usage), index)
+        raise _fail(where, layer_type, None, "could not read token %s; expected %s"
+                    % (_clip(token), usage), index)
     entry = dict(fixed, type=layer_type, _token=token.strip())
     if match.group(2):
         if kind.main is None:
-            raise _fail(where, layer_type, None, "token %r: %s takes no number; expected %s"
-                        % (token, name, usage), index)
-        entry[kind.main] = _number(match.group(2))
+            raise _fail(where, layer_type, None, "token %s: %s takes no number; expected %s"
+                        % (_clip(token), name, usage), index)
+        entry[kind.main] = _number(match.group(2), where, layer_type, kind.main, index)
     for letter, value in _PAIR.findall(match.group(3) or ""):
         if letter not in kind.letters:
-            raise _fail(where, layer_type, None, "token %r: unknown letter %r; expected %s"
-                        % (token, letter, usage), index)
-        entry[kind.letters[letter]] = _number(value)
+            raise _fail(where, layer_type, None, "token %s: unknown letter %r; expected %s"
+                        % (_clip(token), letter, usage), index)
+        entry[kind.letters[letter]] = _number(value, where, layer_type, kind.letters[letter], index)
+    if match.group(4):
+        if kind.word is None:
+            raise _fail(where, layer_type, None, "token %s: %s takes no '@' suffix; expected %s"
+                        % (_clip(token), name, usage), index)
+        entry[kind.word] = match.group(4)
     return entry
 
 
@@ -381,7 +479,9 @@ def _token_usage(layer_type):
     if kind.main is None:
         return "%r alone" % layer_type
     pairs = ", ".join("%s=%s" % (k, f) for k, f in kind.letters.items())
-    return "%s<%s>%s" % (layer_type, kind.main, " then letter-number pairs (%s)" % pairs if pairs else "")
+    word = " then @<%s>" % kind.word if kind.word else ""
+    return "%s<%s>%s%s" % (layer_type, kind.main,
+                           " then letter-number pairs (%s)" % pairs if pairs else "", word)
 
 
 def _parse_shorthand(text):
@@ -390,8 +490,8 @@ def _parse_shorthand(text):
         raise SpecError("the spec is empty; expected at least one layer, e.g. %r" % SEED_SHORTHAND)
     for i, token in enumerate(tokens):
         if not token:
-            raise SpecError("shorthand %r: empty token at position %d (two '-' in a row?)" % (text, i),
-                            index=i)
+            raise SpecError("shorthand %s: empty token at position %d (two '-' in a row?)"
+                            % (_clip(text), i), index=i)
     return tokens
 
 
@@ -399,7 +499,7 @@ def _format_number(value):
     return format(Decimal(repr(value)), "f") if isinstance(value, float) else str(value)
 
 
-def _to_token(entry):
+def layer_token(entry):
     """The shorthand token of a canonical entry (defaults left out)."""
     layer_type = entry["type"]
     kind = LAYER_KINDS[layer_type]
@@ -416,10 +516,17 @@ def _to_token(entry):
                 letters += letter + _format_number(entry[field])
         main = ""
         if kind.main is not None and (letters or entry[kind.main] != kind.fields[kind.main].default):
+            if entry[kind.main] is None:  # letters need the main number first: none to write
+                continue
             main = _format_number(entry[kind.main])
-        hidden = [f for f in kind.fields if f != kind.main and f not in kind.letters.values()]
+        word = "@" + entry[kind.word] if kind.word and entry[kind.word] is not None else ""
+        hidden = [f for f in kind.fields
+                  if f not in (kind.main, kind.word) and f not in kind.letters.values()]
         if all(entry[f] == fixed.get(f, kind.fields[f].default) for f in hidden):
-            candidates.append(name + main + letters)
+            candidates.append(name + main + letters + word)
+    if not candidates:
+        raise SpecError("layer %s has no shorthand form (its %r is not set, but other fields "
+                        "are); write it as a dict" % (json.dumps(entry), kind.main))
     return candidates[0]  # the type's own name when it can say everything
 
 
@@ -437,18 +544,79 @@ _FORMS = ("a list of layer dicts, a preset name (%s), a path to a .json/.yaml/.y
           "string like 'conv64k3p1-relu-pool2-dense10', or the seed tuple form (cnnlayers, fclayers)")
 
 
+class _SpecLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` (no python tags) that refuses recursive aliases and documents whose
+    aliases expand past MAX_YAML_NODES nodes ("billion laughs"), before constructing anything."""
+
+    def construct_document(self, node):
+        _check_yaml_nodes(node)
+        return super().construct_document(node)
+
+
+def _check_yaml_nodes(root):
+    """Count the nodes of ``root`` with aliases expanded (memoized, so a bomb costs its size in the
+    file, not its expansion); raise yaml.YAMLError past MAX_YAML_NODES or on a cycle."""
+    sizes, stack = {}, [(root, False)]
+    active = set()
+    while stack:
+        node, done = stack.pop()
+        key = id(node)
+        children = []
+        if isinstance(node, yaml.SequenceNode):
+            children = node.value
+        elif isinstance(node, yaml.MappingNode):
+            children = [n for pair in node.value for n in pair]
+        if done:
+            active.discard(key)
+            sizes[key] = 1 + sum(sizes[id(c)] for c in children)
+            if sizes[key] > MAX_YAML_NODES:
+                raise yaml.YAMLError("its aliases expand to more than MAX_YAML_NODES = {:,} nodes (an "
+                                     "alias bomb?); write the layers out, or raise fmnist_gluon.spec."
+                                     "MAX_YAML_NODES".format(MAX_YAML_NODES))
+            continue
+        if key in sizes:
+            continue
+        if key in active:
+            raise yaml.YAMLError("an alias refers to a node that contains it (a recursive structure); "
+                                 "a spec is a finite list of layers")
+        active.add(key)
+        stack.append((node, True))
+        stack.extend((c, False) for c in children if id(c) not in sizes)
+
+
 def _load_file(path):
+    """The data in a .json/.yaml/.yml spec file, or a SpecError saying what is wrong with it."""
     ext = os.path.splitext(path)[1].lower()
+    if os.path.isdir(path):
+        raise SpecError("spec file %r is a folder; give the path of a .json/.yaml file inside it" % path)
     if ext not in (".json", ".yaml", ".yml"):
         raise SpecError("spec file %r: expected a .json, .yaml or .yml file" % path)
     if not os.path.isfile(path):
         raise SpecError("spec file %r not found (expected %s)" % (path, _FORMS % ", ".join(PRESETS)))
-    with open(path, encoding="utf-8") as f:
-        try:
-            return json.load(f) if ext == ".json" else yaml.safe_load(f)
-        except (ValueError, yaml.YAMLError) as exc:
-            raise SpecError("spec file %r is not valid %s: %s"
-                            % (path, ext[1:].upper(), " ".join(str(exc).split()))) from None
+    kind = ext[1:].upper()
+    try:
+        with open(path, "rb") as f:
+            data = f.read(MAX_SPEC_FILE_BYTES + 1)
+        if len(data) > MAX_SPEC_FILE_BYTES:
+            raise SpecError("spec file %r is larger than MAX_SPEC_FILE_BYTES = %d bytes; is it a spec? "
+                            "(raise fmnist_gluon.spec.MAX_SPEC_FILE_BYTES for a larger one)"
+                            % (path, MAX_SPEC_FILE_BYTES))
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SpecError("spec file %r is not UTF-8 text (a binary file?): %s" % (path, exc)) from None
+    except OSError as exc:
+        raise SpecError("spec file %r cannot be read: %s" % (path, exc)) from None
+    if not text.strip():
+        raise SpecError("spec file %r is empty; expected %s in it" % (path, _FORMS % ", ".join(PRESETS)))
+    try:
+        return json.loads(text) if ext == ".json" else yaml.load(text, Loader=_SpecLoader)
+    except RecursionError:
+        raise SpecError("spec file %r is nested too deeply to read; a spec is a flat list of layers" % path) from None
+    except (ValueError, yaml.YAMLError) as exc:
+        reason = _cut(" ".join(str(exc).split()), 300)
+        if "python/" in reason:
+            reason += " (spec files are read with a safe loader: python tags are never run)"
+        raise SpecError("spec file %r is not valid %s: %s" % (path, kind, reason)) from None
 
 
 def _looks_like_path(text):
@@ -472,6 +640,9 @@ def _raw_layers(spec, from_file=False):
             return _seed_dict(spec)
         if set(spec) == {"layers"}:
             return _raw_layers(spec["layers"], from_file=True)
+        kind = LAYER_KINDS.get(spec.get("type")) if isinstance(spec.get("type"), str) else None
+        if kind is not None and kind.role == NET:  # a whole network: {"type": "zoo", ...}
+            return [dict(spec)]
         if "type" in spec:
             raise SpecError("expected a list of layers, got a single layer dict %s; wrap it in a "
                             "list: [{...}]" % _show(dict(spec)))
@@ -492,26 +663,30 @@ def _structure(located, classes):
     out, flat = [], False
     for where, index, entry in located:
         role = LAYER_KINDS[entry["type"]].role
-        if role == MAP and flat:
+        if role in (MAP, NET) and flat:
             raise _fail(where, entry["type"], None, "expected a C x H x W feature map, but its input "
                         "is already flat (after a flatten/dense layer); put conv and pool layers "
                         "before the first flatten/dense", index)
         if role == FLAT and not flat:
             out.append(("the flatten inserted before " + where, index, {"type": "flatten"}))
-        flat = flat or role == FLAT or entry["type"] == "flatten"
+        flat = flat or role in (FLAT, NET) or entry["type"] == "flatten"
         out.append((where, index, entry))
     if not out:
         raise SpecError("the spec is empty; expected at least one layer, e.g. %r" % SEED_SHORTHAND)
     if classes is not None:
         where, index, last = out[-1]
-        if last["type"] != "dense":
+        field = LAYER_KINDS[last["type"]].classifier
+        if field is None:
             if not flat:
                 out.append(("the flatten inserted before the classifier", None, {"type": "flatten"}))
-            out.append(("the classifier", None, {"type": "dense", "units": classes}))
-        elif last["units"] != classes:
-            raise _fail(where, "dense", "units", "the last dense layer is the classifier: expected "
-                        "units == classes == %d, got %d (end the spec with a non-dense layer to get "
-                        "dense(%d) appended)" % (classes, last["units"], classes), index)
+            out.append(("the classifier", None, {"type": "dense", "units": classes,
+                                                 "init": None}))
+        elif last[field] != classes:
+            named = field if field == "classes" else field + " == classes"
+            raise _fail(where, last["type"], field, "the last %s layer is the classifier: expected "
+                        "%s == %d, got %d (end the spec with a non-%s layer to get dense(%d) "
+                        "appended)" % (last["type"], named, classes, last[field], last["type"],
+                                       classes), index)
     return out
 
 
@@ -528,7 +703,29 @@ def _trace(located, input_shape):
     return shapes
 
 
-def _check_input_shape(input_shape):
+def _check_budget(located, input_shape, outputs):
+    """Refuse a network above MAX_PARAMS parameters or MAX_ACTIVATIONS output values per image,
+    naming the layer that crosses the ceiling; runs on the trace, before MXNet allocates."""
+    params = activations = 0
+    for (where, index, entry), in_shape, out_shape in zip(located, [input_shape] + outputs, outputs):
+        own = LAYER_KINDS[entry["type"]].params(entry, in_shape, out_shape) or 0  # zoo: counted by MXNet
+        params += own
+        activations += _prod(out_shape)
+        if params > MAX_PARAMS:
+            raise _fail(where, entry["type"], None, "the network reaches {:,} parameters here (this "
+                        "layer holds {:,}), above the ceiling MAX_PARAMS = {:,}; use fewer channels or "
+                        "units, or raise fmnist_gluon.spec.MAX_PARAMS if you mean it"
+                        .format(params, own, MAX_PARAMS), index)
+        if activations > MAX_ACTIVATIONS:
+            raise _fail(where, entry["type"], None, "the layer outputs reach {:,} values per image "
+                        "here (this layer's output {} = {:,}), above the ceiling MAX_ACTIVATIONS = "
+                        "{:,}; use less padding, fewer channels or more pooling, or raise "
+                        "fmnist_gluon.spec.MAX_ACTIVATIONS if you mean it"
+                        .format(activations, _fmt_shape(out_shape), _prod(out_shape), MAX_ACTIVATIONS),
+                        index)
+
+
+def check_input_shape(input_shape):
     ok = (isinstance(input_shape, (list, tuple)) and len(input_shape) == 3
           and all(isinstance(d, numbers.Integral) and not isinstance(d, bool) and d >= 1
                   for d in input_shape))
@@ -558,10 +755,33 @@ def _located(spec, classes):
 def plan(spec, input_shape=DEFAULT_INPUT_SHAPE, classes=None):
     """(canonical layers, input shape of each, output shape of each): what ``parse_spec``,
     ``trace_shapes``, ``build_cnn`` and ``summary`` share."""
-    input_shape = _check_input_shape(input_shape)
-    located = _located(spec, _check_classes(classes))
-    outputs = _trace(located, input_shape)
+    input_shape = check_input_shape(input_shape)
+    try:
+        located = _located(spec, _check_classes(classes))
+        outputs = _trace(located, input_shape)
+        _check_budget(located, input_shape, outputs)
+    except SpecError as exc:
+        path = _file_of(spec)
+        if path is None or path in str(exc):
+            raise
+        raise SpecError("%s (in spec file %r)" % (exc, path), exc.index, exc.layer_type, exc.field) from None
     return [entry for _, _, entry in located], [input_shape] + outputs[:-1], outputs
+
+
+def _file_of(spec):
+    """The path ``spec`` names when it is a spec file, else None (so errors can name the file)."""
+    if isinstance(spec, os.PathLike):
+        return os.fspath(spec)
+    if isinstance(spec, str) and spec.strip() not in PRESETS and _looks_like_path(spec.strip()):
+        return spec.strip()
+    return None
+
+
+def _compact(entry):
+    """The canonical dict of a filled-in layer: added fields holding their default left out."""
+    fields = LAYER_KINDS[entry["type"]].fields
+    return {k: v for k, v in entry.items()
+            if k == "type" or not (fields[k].added and v == fields[k].default)}
 
 
 def parse_spec(spec, input_shape=DEFAULT_INPUT_SHAPE, classes=None):
@@ -570,8 +790,10 @@ def parse_spec(spec, input_shape=DEFAULT_INPUT_SHAPE, classes=None):
     ``classes`` (int or None): when given and the spec does not end in a dense layer, a
     ``dense(classes)`` classifier is appended. The shapes are traced over ``input_shape``
     (channels, height, width). Raises SpecError naming the layer, type and field at fault.
+    Every field is filled in, except fields added later (conv ``groups``, conv/dense ``init``)
+    while they hold their default.
     """
-    return plan(spec, input_shape, classes)[0]
+    return [_compact(entry) for entry in plan(spec, input_shape, classes)[0]]
 
 
 def trace_shapes(spec, input_shape=DEFAULT_INPUT_SHAPE):
@@ -593,7 +815,7 @@ def spec_to_json(spec, input_shape=DEFAULT_INPUT_SHAPE):
 
 def spec_to_shorthand(spec, input_shape=DEFAULT_INPUT_SHAPE):
     """The shorthand string of ``spec`` (canonical layers, defaults left out)."""
-    return "-".join(_to_token(layer) for layer in parse_spec(spec, input_shape))
+    return "-".join(layer_token(layer) for layer in plan(spec, input_shape)[0])
 
 
 # Activations that never decrease: max(f(a), f(b)) == f(max(a, b)), so a max-pool commutes with
@@ -679,7 +901,7 @@ def from_seed_tuples(cnnlayers, fclayers, activation="relu", classes=10):
             where = "%s[%d]" % (group, i)
             for raw in _seed_item(group, item, where, act):
                 located += [(where, None, entry) for entry in _normalize(raw, where)]
-    return [entry for _, _, entry in _structure(located, _check_classes(classes))]
+    return [_compact(entry) for _, _, entry in _structure(located, _check_classes(classes))]
 
 
 def _seed_dict(spec):
@@ -748,3 +970,20 @@ RECIPE_SHORTHAND = {
                   "conv128k3p1-bn-relu-conv128k3p1-bn-pool2-relu-dense256-bn-relu",
 }
 PRESETS.update((name, parse_spec(text, classes=10)) for name, text in RECIPE_SHORTHAND.items())
+
+# The other systems people compare on Fashion-MNIST (issue 18; docs/seeds.md has each one's
+# source and what we chose where it was silent). Keras defaults where a system named none:
+# ReLU, 'valid' (unpadded) convolutions, a flatten before the first dense layer.
+SEED_SYSTEMS = {
+    "mlp": "dense256-relu-dense512-relu-dense100-relu-dense10",
+    "vgg": "conv32k3p1-relu-conv64k3p1-relu-pool2-conv128k3p1-relu-conv256k3-relu-pool3-dense10",
+    "dense": "dense300-relu-dense100-relu-dense10",
+    "cnn1": "conv32k3-relu-pool2-conv64k3-relu-conv64k3-relu-pool2-flatten-drop0.5-dense10",
+    "cnn2": "conv32k3p1@he_normal-relu-pool2-drop0.2-conv64k3p1-relu-pool2-drop0.2-"
+            "conv128k3p1-relu-drop0.5-dense128-relu-dense10",
+    "lenet5": "pad2-conv6k5-tanh-avgpool2-conv16k5-tanh-avgpool2-conv120k5-tanh-dense84-tanh-dense10",
+    "cnn-dropout": "conv32k3-relu-pool2-drop0.25-conv64k3-relu-pool2-drop0.25-conv128k3-relu-"
+                   "dense128-relu-dense10",
+    "mobilenet": [{"type": "zoo", "name": "mobilenet1.0", "resize": 56}],
+}
+PRESETS.update((name, parse_spec(spec, classes=10)) for name, spec in SEED_SYSTEMS.items())

@@ -2,6 +2,7 @@
 import json
 import math
 import os
+import sys
 
 import mxnet as mx
 import numpy as np
@@ -144,7 +145,11 @@ def test_augment_string_changes_training():
     ({"verbose": 3}, "verbose"),
     ({"on_nan": "ignore"}, "on_nan"),
     ({"init": "xavierr"}, "init"),
-    ({"ctx": "cpu"}, "ctx"),
+    ({"ctx": "tpu"}, "ctx"),
+    ({"ctx": 0}, "ctx"),
+    ({"batch_size": True}, "batch_size"),
+    ({"seed": True}, "seed"),
+    ({"epochs": False}, "epochs"),
     ({"train": (TRAIN[0], None)}, "labels are None"),
     ({"train": TRAIN[0]}, "pair"),
 ])
@@ -431,15 +436,11 @@ def test_nan_raise_mode():
     assert info.value.epoch == 1 and info.value.batch == 2 and len(info.value.history) == 0
 
 
-def test_nan_in_inputs_is_found_in_first_epoch():
+def test_nan_in_inputs_is_refused_before_training():
     x = TRAIN[0].astype(np.float32) / 255
-    # MKL-DNN's ReLU turns NaN into 0, so the loss stays finite but the weights do not; MXNet's
-    # own ReLU (MXNET_MKLDNN_ENABLED=0) passes the NaN on to the loss. Either is caught at once.
-    x[5] = np.nan
-    with pytest.warns(RuntimeWarning, match="non-finite training (weights|loss) at epoch 1"):
-        net, h = quick_fit(train=(x, TRAIN[1]), epochs=2)
-    assert len(h) == 0
-    assert all(np.isfinite(v).all() for v in params_of(net).values())
+    x[5] = np.nan  # refused by the array checks (data._as_nchw) before any batch runs
+    with pytest.raises(ValueError, match="images: 1 image.* NaN or infinite pixels .*image 5"):
+        quick_fit(train=(x, TRAIN[1]), epochs=2)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -599,9 +600,16 @@ def test_verbose_levels_print(capfd):
     quick_fit(epochs=2, verbose=2)
     out, _ = capfd.readouterr()
     assert out.count("epoch ") == 2 and "val_acc" in out
+    quick_fit(epochs=2, verbose=1)  # not a terminal: one line per epoch, no bar frames
+    out, err = capfd.readouterr()
+    assert out.count("epoch ") == 2 and "\r" not in out + err
+
+
+def test_progress_bar_on_a_terminal(capfd, monkeypatch):
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
     quick_fit(epochs=1, verbose=1)
     out, err = capfd.readouterr()
-    assert "epoch 1/1" in err and "8/8" in err
+    assert "epoch 1/1" in err and "8/8" in err and out == ""
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,36 +1,21 @@
 """Training and evaluation inputs: contexts, batch iterators and their batches."""
-import numbers
-
 import mxnet as mx
-from mxnet import nd
+from mxnet import autograd, nd
 
 from ..data import BatchIterator
+from ..validation import resolve_contexts
 
-__all__ = ["resolve_ctx", "ctx_arg", "iterator_ctxs", "make_iterator", "fit_ctxs", "batches",
-           "check_batch_size"]
-
-
-def resolve_ctx(ctx):
-    """A non-empty list of contexts: all GPUs MXNet sees when ``ctx`` is None, else the CPU."""
-    if ctx is None:
-        try:
-            n = mx.context.num_gpus()
-        except mx.base.MXNetError:
-            n = 0
-        return [mx.gpu(i) for i in range(n)] or [mx.cpu()]
-    if isinstance(ctx, mx.Context):
-        return [ctx]
-    if isinstance(ctx, (list, tuple)) and ctx and all(isinstance(c, mx.Context) for c in ctx):
-        return list(ctx)
-    raise TypeError("ctx: expected None, an mx.Context or a non-empty list of them "
-                    "(e.g. [mx.gpu(0), mx.gpu(1)]), got %r" % (ctx,))
+__all__ = ["ctx_arg", "iterator_ctxs", "make_iterator", "fit_ctxs", "batches",
+           "check_fits_network"]
 
 
 def ctx_arg(ctxs):
+    """One context alone, several as a list (what BatchIterator's ``ctx`` takes)."""
     return ctxs[0] if len(ctxs) == 1 else list(ctxs)
 
 
 def iterator_ctxs(it):
+    """A BatchIterator's contexts as a list."""
     return list(it.ctx) if isinstance(it.ctx, (list, tuple)) else [it.ctx]
 
 
@@ -57,10 +42,11 @@ def make_iterator(data, name, batch_size, ctxs, shuffle=False, seed=None, augmen
 
 
 def fit_ctxs(ctx, train):
-    """fit's contexts: ``ctx`` resolved, or a BatchIterator's own when ``ctx`` is None."""
+    """fit's contexts: a BatchIterator's own when ``ctx`` is None, else ``ctx`` resolved by
+    :func:`~fmnist_gluon.validation.resolve_contexts` (None: every GPU, else the CPU)."""
     if ctx is None and isinstance(train, BatchIterator):
         return iterator_ctxs(train)
-    return resolve_ctx(ctx)
+    return resolve_contexts(ctx)
 
 
 def batches(it):
@@ -70,8 +56,39 @@ def batches(it):
             data = [data]
             label = None if label is None else [label]
         yield data, label
-def check_batch_size(batch_size):
-    if not isinstance(batch_size, numbers.Integral) or batch_size < 1:
-        raise ValueError("batch_size: expected a positive integer, got %r" % (batch_size,))
-    return int(batch_size)
 
+
+def _fmt(shape):
+    return "x".join(str(d) for d in shape)
+
+
+def check_fits_network(net, it, name, labels=True):
+    """Run one image of ``it`` through ``net`` (prediction mode) before any work.
+
+    The array checks cannot know what the network was built for; this can. Images of another
+    shape or channel count get a ValueError naming them instead of MXNet's "Shape inconsistent"
+    traceback, and labels beyond the network's outputs one instead of a silently wrong loss
+    (MXNet's ``pick`` clips them to the last class). A deferred-shape network gets its initial
+    values here, as on its first batch. ``labels=False`` (predict) ignores the labels.
+    ``it.epoch`` is left as it was.
+    """
+    epoch = it.epoch
+    data, _ = next(batches(it))
+    it.epoch = epoch
+    x = data[0][:1]
+    try:
+        with autograd.predict_mode():
+            out = net(x)
+        out.wait_to_read()
+    except mx.base.MXNetError as err:
+        detail = str(err).strip().splitlines()
+        raise ValueError("images: an image of shape %s (channels x height x width, from %s) does "
+                         "not fit the network (MXNet: %s); give images of the shape it was built "
+                         "for (build_cnn's input_shape, default 1x28x28)"
+                         % (_fmt(x.shape[1:]), name, detail[-1] if detail else err)) from None
+    labels = it.labels if labels else None
+    classes = out.shape[-1]
+    if labels is not None and len(labels) and int(labels.max()) >= classes:
+        raise ValueError("labels: label %d (in %s) is out of range for a network with %d outputs "
+                         "(classes 0..%d); build the network with classes=%d, or check the labels"
+                         % (int(labels.max()), name, classes, classes - 1, int(labels.max()) + 1))
