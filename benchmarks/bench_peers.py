@@ -23,13 +23,16 @@ trained) + one evaluation pass, which is what ``fit(val=test)`` does each epoch.
 Each framework runs in its own fresh process (its import and thread pools are its own; peak
 memory is that process's ``ru_maxrss``), after a warm-up epoch on 512 images with a throwaway
 network. The frameworks alternate (a, b, c, a, b, c, ...) for ``--reps`` rounds; figures are
-medians. PyTorch and Keras run in their own environment, made by ``bash scripts/setup-peers.sh``
-(gluoncv refuses to import beside torch >= 2.0); a framework that is not installed there is
-skipped with a message.
+medians. A framework that is not installed is skipped with a message (``pip install .[peers]``).
 
     python benchmarks/bench_peers.py                       # 3 rounds, all 60,000 / 10,000 images
     python benchmarks/bench_peers.py --subset 2048 --test-subset 512 --reps 1   # smoke run
-    python benchmarks/bench_peers.py --peers-python /path/to/venv/bin/python    # peers elsewhere
+    python benchmarks/bench_peers.py --peers-python .venv-peers/bin/python      # peers elsewhere
+    python benchmarks/bench_peers.py --keras-python /path/to/venv/bin/python    # Keras elsewhere
+
+PyTorch and Keras belong in a virtual environment of their own (``bash scripts/setup-env.sh``
+makes ``.venv-peers``): beside torch 2, gluoncv 0.10.5 refuses to import its model zoo
+("Legacy torch==2.13.0+cpu detected ... torch>=1.4.0,<2.0.0 is required").
     python benchmarks/bench_peers.py --json peers.json
 """
 import argparse
@@ -47,8 +50,6 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 
-PEERS_VENV = os.path.join(ROOT, ".venv-peers", "bin", "python")
-PEERS_PYTHON = PEERS_VENV if os.path.exists(PEERS_VENV) else sys.executable
 LR, WD, MAGNITUDE, BATCH, EVAL_BATCH = 0.1, 1e-6, 2.24, 128, 512
 THREAD_VARS = ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "MXNET_OMP_MAX_THREADS",
                "FMNIST_GLUON_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS",
@@ -352,15 +353,19 @@ def run_round(name, rep, python, args, data_file, runs, out):
 
 
 def run(args, out=print):
-    pythons = {name: sys.executable if name.startswith("fmnist_gluon") else args.peers_python
-               for name in FRAMEWORKS}
+    pythons = {name: sys.executable for name in FRAMEWORKS}
+    if args.peers_python:
+        pythons["pytorch"] = pythons["keras"] = args.peers_python
+    if args.keras_python:
+        pythons["keras"] = args.keras_python
     names = []
     for name in args.frameworks:
         if available(name, pythons[name]):
             names.append(name)
         else:
-            out("skipped %s: %s is not importable with %s (bash scripts/setup-peers.sh, or "
-                "--peers-python PATH)" % (name, FRAMEWORKS[name][0], pythons[name]))
+            out("skipped %s: %s is not importable with %s (--peers-python PATH for a venv with "
+                "the [peers] packages, e.g. .venv-peers/bin/python)"
+                % (name, FRAMEWORKS[name][0], pythons[name]))
     m = machine()
     out("Machine: %s, %s logical CPUs (%s cores/socket, %s threads/core), Python %s"
         % (m["cpu"], m["logical_cpus"], m["cores_per_socket"], m["threads_per_core"], m["python"]))
@@ -400,10 +405,10 @@ def parse_args(argv=None):
     p.add_argument("--test-subset", type=int, help="first N test images (default: all 10,000)")
     p.add_argument("--frameworks", default=",".join(FRAMEWORKS),
                    help="comma-separated, from %s (default: all)" % ", ".join(FRAMEWORKS))
-    p.add_argument("--peers-python", metavar="PATH", default=PEERS_PYTHON,
-                   help="the Python that runs PyTorch and Keras (default: .venv-peers/bin/python "
-                        "when scripts/setup-peers.sh made it, else this one); they need their "
-                        "own environment: gluoncv refuses to import beside torch >= 2.0")
+    p.add_argument("--peers-python", metavar="PATH",
+                   help="a Python (e.g. .venv-peers/bin/python) with PyTorch and Keras installed")
+    p.add_argument("--keras-python", metavar="PATH",
+                   help="a Python (e.g. another venv's) with Keras installed, for the keras runs")
     p.add_argument("--timeout", type=float, default=1800,
                    help="seconds one framework's process may take (default 1800)")
     p.add_argument("--json", metavar="PATH", help="write every figure to this JSON file")

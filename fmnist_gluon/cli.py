@@ -163,6 +163,70 @@ def run_ladder(args):
     return 0
 
 
+def sweep_param(text):
+    """argparse type for NAME=V1,V2 or NAME=[json list] -> (name, [values])."""
+    name, sep, values = text.partition("=")
+    if not sep or not name or not values:
+        raise argparse.ArgumentTypeError("expected NAME=VALUE,VALUE (e.g. lr=0.1,0.01) or "
+                                         "NAME=[JSON list], got %r" % text)
+    try:
+        parsed = json.loads(values) if values.startswith("[") else None
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError("%s: not a JSON list (%s)" % (text, exc)) from None
+    if parsed is None:
+        parsed = [_scalar(v) for v in values.split(",")]
+    return name, parsed
+
+
+def _scalar(text):
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def configure_sweep(parser):
+    parser.add_argument("--param", type=sweep_param, action="append", required=True,
+                        metavar="NAME=V1,V2", help="a rung field and its values (repeatable), "
+                        "e.g. --param lr=0.1,0.01 --param spec=bn,dropout")
+    parser.add_argument("--base", default="adam", help="the rung the trials start from "
+                        "(default: %(default)s; see fmnist-gluon ladder --list)")
+    parser.add_argument("--search", choices=("grid", "random"), default="grid")
+    parser.add_argument("--samples", type=positive_int, default=8,
+                        help="trials drawn by --search random (default: %(default)s)")
+    parser.add_argument("--epochs", type=positive_int, help="override the trials' epochs")
+    parser.add_argument("--quick", action="store_true", help="the ladder's --quick subsets")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", default="runs/sweep", help="output folder (default: %(default)s)")
+    parser.add_argument("--ray", nargs="?", const="ray", metavar="ADDRESS",
+                        help="run the trials with Ray Tune (ASHA): on the cluster at ADDRESS, "
+                             "RAY_ADDRESS, or a local one")
+    parser.add_argument("--workers", type=positive_int, help="with --ray and no cluster: CPUs")
+    parser.add_argument("--cpus-per-task", type=positive_int, default=1)
+    parser.add_argument("--no-asha", action="store_true", help="with --ray: no early stopping")
+    parser.add_argument("--grace-period", type=positive_int, default=1,
+                        help="with --ray: epochs before ASHA may stop a trial")
+    parser.add_argument("--quiet", action="store_true", help="no progress output")
+
+
+def run_sweep_command(args):
+    """Grid or random search over rung fields, locally or on Ray Tune; writes sweep.md/json/png."""
+    from . import sweep
+
+    space = dict(args.param)
+    checked(sweep.trials, space, args.base, args.search, args.samples, args.seed)  # fail early
+    sweep.run_sweep(space, base=args.base, search=args.search,
+                    num_samples=args.samples, out=args.out, epochs=args.epochs, seed=args.seed,
+                    quick=args.quick, executor=args.ray, workers=args.workers,
+                    cpus_per_task=args.cpus_per_task, asha=not args.no_asha,
+                    grace_period=args.grace_period, verbose=not args.quiet,
+                    command=args.command_line)
+    with open("%s/sweep.md" % args.out, encoding="utf-8") as f:
+        print(f.read())
+    print("wrote %s/sweep.json, sweep.md and sweep_val_accuracy.png" % args.out)
+    return 0
+
+
 # ---- train / evaluate / predict / export ---------------------------------------------------
 
 def nonnegative_int(text):
@@ -445,6 +509,7 @@ COMMANDS = {
     "predict": (configure_predict, run_predict),
     "export": (configure_export, run_export),
     "ladder": (configure_ladder, run_ladder),
+    "sweep": (configure_sweep, run_sweep_command),
 }
 
 

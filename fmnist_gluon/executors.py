@@ -37,7 +37,7 @@ def import_ray():
     return ray
 
 
-def connect_ray(address=None, num_cpus=None):
+def connect_ray(address=None, num_cpus=None, runtime_env=None):
     """Join the Ray cluster at ``address`` (or RAY_ADDRESS), else start a local one.
 
     Returns True when this call connected (the caller then disconnects at the end), False when
@@ -46,8 +46,10 @@ def connect_ray(address=None, num_cpus=None):
     a driver joining an existing cluster needs ``RAY_AUTH_MODE=token`` (Ray 2.60 turns token
     auth on by default), and one joining a head on 127.0.0.1 needs
     ``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0``, or Ray swaps the address for the machine's routable
-    one, where the head does not listen.
+    one, where the head does not listen. ``runtime_env`` applies to every worker of this job
+    (Ray Tune's trial actors included).
     """
+    address = address or os.environ.get("RAY_ADDRESS")
     if address:
         os.environ.setdefault("RAY_AUTH_MODE", "token")
         if address.rpartition("//")[2].split(":")[0] in ("127.0.0.1", "localhost"):
@@ -56,10 +58,14 @@ def connect_ray(address=None, num_cpus=None):
     if ray.is_initialized():
         return False
     kwargs = {"include_dashboard": False, "log_to_driver": True}
+    if runtime_env:
+        kwargs["runtime_env"] = runtime_env
     if address:
         kwargs["address"] = address
-    elif num_cpus is not None:
-        kwargs["num_cpus"] = int(num_cpus)
+    else:  # a new local cluster, never a stale one left in /tmp/ray by a killed head
+        kwargs["address"] = "local"
+        if num_cpus is not None:
+            kwargs["num_cpus"] = int(num_cpus)
     ray.init(**kwargs)
     return True
 

@@ -13,6 +13,7 @@ before an interruption), so the curves show each epoch once.
 """
 import json
 import numbers
+import os
 
 from .train import Callback
 
@@ -74,7 +75,10 @@ class TensorBoardLogger(Callback):
         start = int(logs.get("start_epoch") or 0)
         # purge_step: events at steps >= it (epochs a killed run logged after its last
         # checkpoint) are dropped, so a resumed run does not draw those epochs twice
-        self.writer = SummaryWriter(self.logdir, purge_step=start + 1 if start else None)
+        # the event file is named after the second it was opened and the host: the suffix keeps
+        # a run resumed within the same second from overwriting the first run's file
+        self.writer = SummaryWriter(self.logdir, purge_step=start + 1 if start else None,
+                                    filename_suffix=".from-epoch-%d.%d" % (start + 1, os.getpid()))
         if self.graph and not start:  # FileWriter.add_onnx_graph writes any GraphDef as it is
             self.writer.file_writer.add_onnx_graph(_symbol_graph(self.net, self.input_shape))
 

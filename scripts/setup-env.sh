@@ -37,14 +37,18 @@ STAMP=.venv/.fmnist-installed
 if [ ! -f "$STAMP" ] || [ setup.py -nt "$STAMP" ]; then
   echo "== installing fmnist_gluon and its pinned dependencies into .venv"
   .venv/bin/python -m pip install -q --upgrade pip
-  # every extra the tests exercise: CI must run the Ray, ONNX, notebook, docs, TensorBoard tests
-  # (Ray adds about 420 MB); the peer frameworks go to .venv-peers below
+  # every extra the tests exercise: CI must run the Ray, ONNX, notebook, docs and TensorBoard
+  # tests (Ray adds about 420 MB)
   .venv/bin/python -m pip install -q -e ".[test,ray,onnx,docs,notebook,tensorboard]"
   touch "$STAMP"
 fi
-export PATH="$ROOT/.venv/bin:$PATH"
-# The peer frameworks of benchmarks/bench_peers.py (and its smoke test) in .venv-peers; set
-# FMNIST_SKIP_PEERS=1 to leave them out (the smoke test then skips them with a message).
-if [ "${FMNIST_SKIP_PEERS:-0}" != "1" ]; then
-  PYTHON="$PY" bash "$ROOT/scripts/setup-peers.sh"
+# PyTorch and Keras for benchmarks/bench_peers.py, in a venv of their own: beside torch 2,
+# gluoncv 0.10.5 refuses to import its model zoo. Set FMNIST_SKIP_PEERS=1 to skip.
+PEERS_STAMP=.venv-peers/.installed
+if [ "${FMNIST_SKIP_PEERS:-0}" != "1" ] && { [ ! -f "$PEERS_STAMP" ] || [ setup.py -nt "$PEERS_STAMP" ]; }; then
+  echo "== installing PyTorch and Keras into .venv-peers (benchmarks/bench_peers.py)"
+  [ -x .venv-peers/bin/python ] || "$PY" -m venv .venv-peers
+  .venv-peers/bin/python -m pip install -q "numpy==1.23.5" "torch==2.13.0" "tensorflow-cpu==2.17.1" "keras==3.15.1"
+  touch "$PEERS_STAMP"
 fi
+export PATH="$ROOT/.venv/bin:$PATH"

@@ -16,6 +16,16 @@ needs_real_data = pytest.mark.skipif(not os.path.exists(os.path.join(REAL_DIR, "
 THREAD_VARS = ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "MXNET_OMP_MAX_THREADS", "FMNIST_GLUON_THREADS")
 
 
+PEERS_PYTHON = os.path.join(os.path.dirname(BENCHMARKS), ".venv-peers", "bin", "python")
+
+
+def peer_installed(module):
+    """Whether the peers' Python (.venv-peers, else this one) can import ``module``."""
+    python = PEERS_PYTHON if os.path.exists(PEERS_PYTHON) else sys.executable
+    code = "import importlib.util, sys; sys.exit(importlib.util.find_spec(%r) is None)" % module
+    return subprocess.run([python, "-c", code], capture_output=True, timeout=60).returncode == 0
+
+
 def clean_env():
     """The caller's environment without the thread settings this test process got on import."""
     return {k: v for k, v in os.environ.items() if k not in THREAD_VARS}
@@ -26,13 +36,14 @@ def test_bench_peers_smoke_run_trains_every_installed_framework(tmp_path):
     out = tmp_path / "peers.json"
     cmd = [sys.executable, os.path.join(BENCHMARKS, "bench_peers.py"), "--subset", "512", "--test-subset",
            "512", "--reps", "1", "--json", str(out)]
+    if os.path.exists(PEERS_PYTHON):  # made by scripts/setup-env.sh, so CI runs the peers too
+        cmd += ["--peers-python", PEERS_PYTHON]
     proc = subprocess.run(cmd, env=clean_env(), capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads(out.read_text())
     summary = result["summary"]
-    bench = load_benchmark("bench_peers")
     for name, module in (("pytorch", "torch"), ("keras", "keras")):
-        if not bench.available(name, bench.PEERS_PYTHON):
+        if not peer_installed(module):
             assert "skipped %s: %s is not importable" % (name, module) in proc.stdout
             assert name in result["skipped"] and name not in summary
         else:

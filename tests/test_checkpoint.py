@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from fmnist_gluon.train import CheckpointError, EarlyStopping
-from test_train import params_of, quick_fit, rows_without_timing, tiny_net
+from test_train import TIMING, params_of, quick_fit, rows_without_timing, tiny_net
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FORMAT1 = os.path.join(HERE, "data", "checkpoint_format1")
@@ -59,6 +59,49 @@ def test_a_format_1_checkpoint_resumes_exactly(tmp_path):
     assert h2.meta["restored_epoch"] == h1.meta["restored_epoch"]
     saved = json.loads((folder / "checkpoint.json").read_text())
     assert saved["format"] == 2 and saved["callbacks"]["EarlyStopping"] == straight_es.state()
+
+
+def resume_fixture(folder):
+    es = EarlyStopping(monitor="val_loss", patience=3)
+    net, h = quick_fit(net=tiny_net(batchnorm=True, dropout=0.3), epochs=4, restore_best=True,
+                       monitor="val_loss", callbacks=[es], checkpoint_dir=str(folder))
+    return net, h, es
+
+
+def test_the_stored_format_1_checkpoint_resumes_like_its_format_2_twin(tmp_path):
+    # tests/data/checkpoint_format1 was written by main's code before callbacks (README.md)
+    old = tmp_path / "old"
+    shutil.copytree(FORMAT1, old)
+    state = json.loads((old / "checkpoint.json").read_text())
+    assert state["format"] == 1
+    # the same checkpoint in today's layout, by hand: both must resume to the same bits
+    new = tmp_path / "new"
+    shutil.copytree(FORMAT1, new)
+    es_state = {"best": state.pop("early_stopping_best"), "wait": state.pop("early_stopping_wait")}
+    state.update(format=2, callbacks={"EarlyStopping": es_state})
+    (new / "checkpoint.json").write_text(json.dumps(state))
+    net1, h1, es1 = resume_fixture(old)
+    net2, h2, es2 = resume_fixture(new)
+    assert len(h1) == 4 and h1.history["epoch"] == [1, 2, 3, 4]
+    assert rows_without_timing(h1) == rows_without_timing(h2) and es1.state() == es2.state()
+    a, b = params_of(net1), params_of(net2)
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+    saved = json.loads((old / "checkpoint.json").read_text())
+    assert saved["format"] == 2 and saved["callbacks"]["EarlyStopping"] == es1.state()
+    # and equal to an uninterrupted run of today's code, bit for bit, when this machine's
+    # kernels reproduce the fixture's first two epochs (the default build does; with
+    # MXNET_MKLDNN_ENABLED=0 the rounding differs from the epochs the fixture holds)
+    es0 = EarlyStopping(monitor="val_loss", patience=3)
+    net0, h0 = quick_fit(net=tiny_net(batchnorm=True, dropout=0.3), epochs=4, restore_best=True,
+                         monitor="val_loss", callbacks=[es0])
+    fixture_rows = [{k: v for k, v in r.items() if k not in TIMING} for r in h1.epochs[:2]]
+    if rows_without_timing(h0)[:2] == fixture_rows:
+        assert rows_without_timing(h0) == rows_without_timing(h1) and es0.state() == es1.state()
+        assert h0.meta["restored_epoch"] == h1.meta["restored_epoch"]
+        c = params_of(net0)
+        for k in a:
+            np.testing.assert_array_equal(c[k], a[k], err_msg=k)
 
 
 def test_a_format_1_checkpoints_early_stopping_state_is_restored(tmp_path):

@@ -18,6 +18,7 @@ def test_docs_build_without_warnings(tmp_path):
     assert proc.returncode == 0, proc.stderr + proc.stdout
     html = tmp_path / "html"
     api = (html / "api.html").read_text(encoding="utf-8")
-    for name in ("build_cnn", "fit", "load_dataset", "export_onnx", "plan_run", "load_image"):
+    for name in ("build_cnn", "fit", "load_dataset", "export_onnx", "plan_run", "load_image",
+                 "TensorBoardLogger"):
         assert 'id="fmnist_gluon.' in api and name in api, name
     assert (html / "cli.html").is_file() and (html / "results" / "full" / "results.html").is_file()

@@ -7,6 +7,7 @@ down at the end; every test is bounded in time with ``signal.alarm``.
 import concurrent.futures
 import contextlib
 import json
+import re
 import os
 import signal
 import socket
@@ -96,7 +97,24 @@ def test_any_executor_gives_the_local_runs_and_the_driver_writes_results(signal_
                                        verbose=False, root=str(signal_dir), executor=pool)
     assert sorted(runs(pooled)) == [("tiny-a", 0), ("tiny-a", 1), ("tiny-b", 0), ("tiny-b", 1)]
     assert runs(pooled) == runs(local)
-    assert (tmp_path / "pool" / "results.md").read_text().count("| tiny-") == 2 + 4
+    report = (tmp_path / "pool" / "results.md").read_text()
+    assert len(re.findall(r"^\| tiny-[ab] \| \d+ \| [\d,]+ \|", report, re.M)) == 2  # the table
+    assert len(re.findall(r"^\| tiny-[ab] \| [01] \| \d+\.\d\d \| \d+ \|", report, re.M)) == 4  # per seed
+    saved = json.loads((tmp_path / "pool" / "results.json").read_text())
+    assert list(saved["summary"]) == ["tiny-a", "tiny-b"]  # the driver's report holds both
+
+
+def test_process_executor_runs_rungs_in_spawned_workers_with_one_thread(signal_dir, tmp_path):
+    """executor="process": spawned workers (OMP_NUM_THREADS=1 each), results as in-process;
+    the driver's own environment is put back after the workers started."""
+    before = os.environ.get("OMP_NUM_THREADS")
+    with time_limit(300):
+        local = ladder.run_ladder(TINY, out=str(tmp_path / "local"), verbose=False,
+                                  root=str(signal_dir))
+        spawned = ladder.run_ladder(TINY, out=str(tmp_path / "proc"), verbose=False,
+                                    root=str(signal_dir), executor="process", workers=2)
+    assert runs(spawned) == runs(local)
+    assert os.environ.get("OMP_NUM_THREADS") == before
 
 
 def test_a_config_mismatch_fails_in_the_driver_before_any_task(signal_dir, tmp_path):
@@ -119,7 +137,7 @@ def ray_cluster():
     ray = pytest.importorskip("ray")
     os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
     with time_limit(120):
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+        ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     yield ray
     ray.shutdown()
 
@@ -226,7 +244,7 @@ def test_cli_ladder_joins_a_head_node_on_loopback(signal_dir, tmp_path):
             [os.path.join(bin_dir, "fmnist-gluon"), "ladder", "--rungs", "baseline,adam",
              "--epochs", "1", "--repeats", "2", "--out", str(out), "--quiet",
              "--ray", "127.0.0.1:%d" % port], env=env, capture_output=True, text=True,
-            timeout=240)
+            timeout=420)  # generous: CI machines may be loaded
     finally:
         _stop_group(head)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -263,3 +281,76 @@ def _stop_group(proc):
     with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)
     proc.wait(10)
+
+
+# -------------------------------------------------------------------------------- sweep
+
+SPACE = {"lr": [1e-3, 3e-2], "spec": ["conv4k3p1-relu-pool2-dense10"]}
+
+
+def test_sweep_trials_grid_random_and_bad_fields():
+    from fmnist_gluon.sweep import trials
+
+    grid = trials({"lr": [0.1, 0.01], "batch_size": [32, 64]})
+    assert [(r.name, r.lr, r.batch_size) for r in grid] == [
+        ("trial-00", 0.1, 32), ("trial-01", 0.01, 32), ("trial-02", 0.1, 64),
+        ("trial-03", 0.01, 64)]  # parameters in name order, the last one varying fastest
+    picked = trials({"lr": [0.1, 0.01], "batch_size": [32, 64]}, search="random",
+                    num_samples=2, seed=1)
+    assert len(picked) == 2 and picked == trials({"lr": [0.1, 0.01], "batch_size": [32, 64]},
+                                                 search="random", num_samples=2, seed=1)
+    with pytest.raises(ValueError, match="'learning_rate' is not a rung field.*lr"):
+        trials({"learning_rate": [0.1]})
+
+
+def test_sweep_locally_writes_table_plot_and_resumes(signal_dir, tmp_path):
+    from fmnist_gluon.sweep import run_sweep
+
+    out = str(tmp_path / "sweep")
+    with time_limit(240):
+        rows = run_sweep(SPACE, epochs=2, out=out, root=str(signal_dir), verbose=False)
+        again = run_sweep(SPACE, epochs=2, out=out, root=str(signal_dir), verbose=False)
+    assert sorted(r["params"]["lr"] for r in rows) == [1e-3, 3e-2]
+    assert all(r["epochs_run"] == 2 and not r["stopped_early"] for r in rows)
+    assert again == rows  # finished trials are read back, not trained again
+    table = (tmp_path / "sweep" / "sweep.md").read_text()
+    assert table.count("| trial-0") == 2 and "| lr | spec |" in table
+    assert (tmp_path / "sweep" / "sweep_val_accuracy.png").stat().st_size > 0
+    assert set(ladder.collect_results(out)) == {"trial-00", "trial-01"}
+
+
+def test_sweep_on_ray_tune_matches_local_epochs(ray_cluster, signal_dir, tmp_path):
+    """Ray Tune trials (ASHA off) report every epoch; their rows equal the local trials'."""
+    from fmnist_gluon.sweep import run_sweep
+
+    with time_limit(300):
+        local = run_sweep(SPACE, epochs=2, out=str(tmp_path / "local"), root=str(signal_dir),
+                          verbose=False)
+        tuned = run_sweep(SPACE, epochs=2, out=str(tmp_path / "tune"), root=str(signal_dir),
+                          executor="ray", asha=False)
+    strip = lambda rows: {r["trial"]: [{k: v for k, v in e.items() if k not in TIMING}  # noqa
+                                       for e in r["epochs"]] for r in rows}
+    assert strip(tuned) == strip(local)
+    assert (tmp_path / "tune" / "sweep.md").exists()
+
+
+def test_cli_sweep_parses_params_and_writes_the_table(signal_dir, tmp_path, capsys,
+                                                     monkeypatch):
+    from fmnist_gluon.cli import main
+
+    monkeypatch.setenv("FMNIST_GLUON_DATA", str(signal_dir))
+    out = tmp_path / "sweep"
+    with time_limit(200):
+        status = main(["sweep", "--param", "lr=0.001,0.03", "--param",
+                       'spec=["conv4k3p1-relu-pool2-dense10"]', "--epochs", "1", "--out",
+                       str(out), "--quiet"], prog="fmnist-gluon")
+    assert status == 0
+    assert "| trial-00 |" in capsys.readouterr().out
+    saved = json.loads((out / "sweep.json").read_text())
+    assert sorted(t["params"]["lr"] for t in saved["trials"]) == [0.001, 0.03]
+    assert saved["command"].startswith("fmnist-gluon sweep --param lr=0.001,0.03")
+    with pytest.raises(SystemExit) as bad:
+        main(["sweep", "--param", "lr"])
+    assert bad.value.code == 2 and "expected NAME=VALUE" in capsys.readouterr().err
+    assert main(["sweep", "--param", "learning_rate=0.1", "--out", str(out)]) == 2
+    assert "'learning_rate' is not a rung field" in capsys.readouterr().err
