@@ -82,8 +82,11 @@ def run(images, rounds, out=print):
     for r in range(rounds):
         for busy in (False, True):
             for label, env in SETTINGS.items():
-                rates[(label, busy)].append(measure(env, images, busy)["images_per_sec"])
-        out("round %d done, load %.2f" % (r + 1, os.getloadavg()[0]))
+                rate = measure(env, images, busy)["images_per_sec"]
+                rates[(label, busy)].append(rate)
+                out("round %d  %-30s %-18s %6.0f images/s  load %.2f"
+                    % (r + 1, label, "beside a busy core" if busy else "alone", rate,
+                       os.getloadavg()[0]))
     out("\nfit's training phase, baseline network, %d images, batch 128; images/s, median of %d "
         "rounds (each round's figures in brackets)" % (images, rounds))
     out("%-32s %24s %24s" % ("setting", "alone", "beside a busy core"))
