@@ -32,11 +32,30 @@ setup(
         "mxnet==1.9.1",
         "numpy>=1.17,<1.24",
         "gluoncv==0.10.5.post0",
+        # Welch's t-test in ladder reports (stats.py); gluoncv needs scipy too. 1.11 added the
+        # test's df and confidence_interval; 1.16 needs numpy >= 1.25.
+        "scipy>=1.11,<1.16",
         "matplotlib>=3.3",
         "tqdm>=4.40",
         "PyYAML>=5.1",
+        "Pillow>=8",  # image files for predict; matplotlib depends on it already
     ],
-    extras_require={"test": ["pytest>=7", "hypothesis>=6.100,<7"]},
+    extras_require={
+        "test": ["pytest>=7", "hypothesis>=6.100,<7"],
+        # Ladder and sweeps on Ray (docs/distributed.md). pyarrow 26 needs numpy 2, which pip
+        # does not see from Ray's requirements: pinned below it.
+        "ray": ["ray[tune]==2.60.0", "pyarrow<26"],
+        # fmnist-gluon export --format onnx, and onnxruntime to run the file (both measured to
+        # install and work beside numpy 1.23.5 on Python 3.11; onnx < 1.17 still has the
+        # onnx.mapping module that mxnet.onnx 1.9.1 uses)
+        "onnx": ["onnx==1.16.2", "onnxruntime==1.32.0"],
+        # the docs site: sphinx-build -W docs docs/_build/html
+        "docs": ["sphinx==9.0.4", "myst-parser==5.2.0"],
+        # examples/quickstart.py as a notebook, executed headless by the tests
+        "notebook": ["jupytext==1.19.6", "nbclient==0.11.0", "ipykernel==7.4.0"],
+        # fmnist_gluon.tensorboard.TensorBoardLogger
+        "tensorboard": ["tensorboardX==2.6.5"],
+    },
     entry_points={"console_scripts": ["fmnist-gluon=fmnist_gluon.cli:main"]},
     classifiers=[
         "Programming Language :: Python :: 3.11",

@@ -2,7 +2,9 @@
 
 Data flows one way: spec -> network -> data -> training -> report, one module each:
 ``spec`` (layer specs), ``model`` (build_cnn, summary), ``data`` (Fashion-MNIST/MNIST,
-batches, augmentation), ``train`` (fit, evaluate, History), ``plot`` and ``ladder``.
+batches, augmentation), ``train`` (fit, evaluate, predict, callbacks, checkpoints),
+``history`` (History), ``plot`` and ``ladder``; ``validation`` holds the argument checks they
+share.
 """
 import sys
 

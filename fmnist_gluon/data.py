@@ -16,7 +16,6 @@ Three parts, top to bottom:
 See docs/data.md for the search order, the integrity policy and measured figures.
 """
 import collections
-import difflib
 import gzip
 import hashlib
 import math
@@ -31,6 +30,9 @@ import zlib
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
+
+from .validation import (check_batch_size, check_non_negative_int, check_number, check_probability,
+                         check_seed, did_you_mean, resolve_contexts)
 
 __all__ = [
     "Dataset", "load_dataset", "read_idx", "DataNotFoundError", "DataIntegrityError",
@@ -115,18 +117,13 @@ class DataIntegrityError(ValueError):
 # Validation of names
 # --------------------------------------------------------------------------------------------
 
-def _did_you_mean(value, choices):
-    close = difflib.get_close_matches(str(value), list(choices), n=1, cutoff=0.5)
-    return " Did you mean %r?" % close[0] if close else ""
-
-
 def _check_name(name):
     if not isinstance(name, str):
         raise TypeError("name must be a string such as 'fashion-mnist' or 'mnist', got %r" % (name,))
     key = re.sub(r"[\s_]+", "-", name.strip().lower())
     if key not in _NAME_ALIASES:
-        raise ValueError("unknown dataset name %r: expected one of %s.%s"
-                         % (name, sorted(_DATASETS), _did_you_mean(key, _NAME_ALIASES)))
+        raise ValueError("unknown dataset name %r: expected one of %s%s"
+                         % (name, sorted(_DATASETS), did_you_mean(key, _NAME_ALIASES, cutoff=0.5)))
     return _NAME_ALIASES[key]
 
 
@@ -138,8 +135,8 @@ def _check_split(split):
         raise ValueError("split %r does not exist: the files hold 'train' and 'test'. Carve a "
                          "validation set out of 'train' with train_val_split(images, labels)." % split)
     if key not in _SPLIT_ALIASES:
-        raise ValueError("unknown split %r: expected 'train' or 'test'.%s"
-                         % (split, _did_you_mean(key, ["train", "test"])))
+        raise ValueError("unknown split %r: expected 'train' or 'test'%s"
+                         % (split, did_you_mean(key, ["train", "test"], cutoff=0.5)))
     return _SPLIT_ALIASES[key]
 
 
@@ -576,15 +573,10 @@ _LAST_BATCH = ("keep", "discard", "rollover")
 
 
 def _check_ctx(ctx):
-    import mxnet as mx
-    if ctx is None:
-        return mx.context.current_context(), False
-    if isinstance(ctx, mx.Context):
-        return ctx, False
-    if isinstance(ctx, (list, tuple)) and ctx and all(isinstance(c, mx.Context) for c in ctx):
-        return list(ctx), True
-    raise TypeError("ctx: expected an mxnet Context (mx.cpu(), mx.gpu(0)) or a non-empty list of them, "
-                    "got %r" % (ctx,))
+    """(one context, False) or (a list, True): a list given, or None resolving to several GPUs."""
+    ctxs = resolve_contexts(ctx)
+    multi = isinstance(ctx, (list, tuple)) or len(ctxs) > 1
+    return (ctxs if multi else ctxs[0]), multi
 
 
 class BatchIterator:
@@ -628,12 +620,10 @@ class BatchIterator:
                               "are; divide by 255 (or pass uint8) to get the usual [0, 1] range" % hi,
                               stacklevel=2)
         self._y = None if labels is None else _as_labels(labels, n)
-        if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size < 1:
-            raise ValueError("batch_size: expected a positive integer, got %r" % (batch_size,))
-        self.batch_size = int(batch_size)
+        self.batch_size = check_batch_size(batch_size)
         if last_batch not in _LAST_BATCH:
-            raise ValueError("last_batch: expected one of %s, got %r.%s"
-                             % (_LAST_BATCH, last_batch, _did_you_mean(last_batch, _LAST_BATCH)))
+            raise ValueError("last_batch: expected one of %s, got %r%s"
+                             % (_LAST_BATCH, last_batch, did_you_mean(last_batch, _LAST_BATCH, cutoff=0.5)))
         if last_batch == "discard" and self.batch_size > n:
             raise ValueError("batch_size %d > %d samples with last_batch='discard' gives no batches; "
                              "use a smaller batch_size or last_batch='keep'" % (self.batch_size, n))
@@ -644,9 +634,7 @@ class BatchIterator:
         self.shuffle = bool(shuffle)
         if seed is None:
             seed = int(np.random.SeedSequence().entropy)
-        if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
-            raise ValueError("seed: expected a non-negative integer or None, got %r" % (seed,))
-        self.seed = int(seed)
+        self.seed = check_seed(seed)
         self.ctx, self._multi = _check_ctx(ctx)
         self.augment = make_augment(augment)
         # pixels -> x * scale + shift, folded from /255 and (x - mean) / std
@@ -759,8 +747,9 @@ def train_val_split(images, labels, val_fraction=0.1, seed=0):
         raise ValueError("labels: expected a 1-D array of class indices, got shape %s" % (y.shape,))
     if len(x) != len(y):
         raise ValueError("images and labels differ in length: %d images, %d labels" % (len(x), len(y)))
-    if isinstance(val_fraction, bool) or not isinstance(val_fraction, numbers.Real) or not 0 < val_fraction < 1:
-        raise ValueError("val_fraction: expected a number strictly between 0 and 1, got %r" % (val_fraction,))
+    check_number(val_fraction, "val_fraction", 0, 1, low_open=True, high_open=True,
+                 hint=" (strictly between 0 and 1)")
+    seed = check_seed(seed)
     n_val = int(round(len(y) * val_fraction))
     if n_val < 1 or n_val >= len(y):
         raise ValueError("val_fraction=%g of %d samples leaves an empty part (%d for validation)"
@@ -797,9 +786,7 @@ def _as_rng(rng):
 
 
 def _check_prob(p, what="p"):
-    if isinstance(p, bool) or not isinstance(p, numbers.Real) or not 0 <= p <= 1:
-        raise ValueError("%s: expected a probability in [0, 1], got %r" % (what, p))
-    return float(p)
+    return check_probability(p, what)
 
 
 class RandomFlip:
@@ -825,9 +812,7 @@ class RandomCrop:
     ``RandomCrop(size, pad)`` but on a whole batch."""
 
     def __init__(self, padding=4, fill=0):
-        if isinstance(padding, bool) or not isinstance(padding, numbers.Integral) or padding < 0:
-            raise ValueError("padding: expected a non-negative integer, got %r" % (padding,))
-        self.padding, self.fill = int(padding), fill
+        self.padding, self.fill = check_non_negative_int(padding, "padding"), fill
 
     def __call__(self, x, rng=None):
         _check_batch(x)
@@ -930,7 +915,7 @@ def _aug_from_token(token):
     kind = _AUG_NAMES.get(m.group(1)) if m else None
     if kind is None:
         raise ValueError("unknown augmentation %r.%s Known %s"
-                         % (token, _did_you_mean(m.group(1) if m else token, _AUG_NAMES), _AUG_GRAMMAR))
+                         % (token, did_you_mean(m.group(1) if m else token, _AUG_NAMES, cutoff=0.5), _AUG_GRAMMAR))
     number = m.group(2)
     if kind == "crop":
         if number and not number.isdigit():

@@ -19,17 +19,17 @@ import statistics
 import sys
 import time
 from dataclasses import asdict, dataclass, field
-from difflib import get_close_matches
 
 import numpy as np
 
-from . import plot
+from . import plot, stats
 from .data import load_dataset, train_val_split
 from .model import build_cnn, summary
 from .spec import parse_spec
 from .history import History
 from .train import evaluate, fit
 from .train.evaluation import check_tta
+from .validation import check_positive_int, check_seed, did_you_mean
 from .utils import atomic_write_text, machine_info
 
 # The seed post's best test accuracies (percent), for the report.
@@ -112,7 +112,50 @@ RUNGS = {
     )
 }
 
+# The systems of issue 18 with their training settings (docs/seeds.md: each one's source, and
+# what we chose where it was silent: Keras's defaults, i.e. batch 32, no weight decay, Glorot
+# uniform weights = Xavier magnitude 3, Adam lr 1e-3, Nadam lr 2e-3).
+SEED_SYSTEM_RUNGS = tuple(
+    Rung(name, name.replace("-flip", ""), optimizer, lr, wd=0.0, epochs=epochs, batch_size=batch,
+         init_magnitude=3.0, augment=augment, description=text)
+    for name, optimizer, lr, epochs, batch, augment, text in (
+        ("mlp", "adam", 1e-3, 100, 32, None, "MLP 256-512-100, Adam, 100 epochs"),
+        ("vgg", "adam", 1e-3, 45, 500, None, "4-conv VGG-style net, Adam, batch 500, 45 epochs"),
+        ("dense", "sgd", 1e-3, 5, 32, None, "MLP 300-100, SGD lr 1e-3, 5 epochs"),
+        ("cnn1", "nadam", 2e-3, 20, 32, None, "3 convs + dropout 0.5, Nadam"),
+        ("cnn2", "adam", 1e-3, 8, 32, None, "3 same convs (He normal first), dropouts, "
+                                            "dense 128, Adam, 8 epochs"),
+        ("lenet5", "adam", 1e-3, 10, 32, None, "LeNet-5 (tanh, average pools) on 32x32, Adam"),
+        ("cnn-dropout", "adam", 1e-3, 20, 32, None, "3 convs, 2 max-pools, 2 dropouts, dense 128, Adam"),
+        ("mobilenet", "adam", 1e-3, 50, 64, None, "GluonCV MobileNet 1.0 from scratch on 56x56, "
+                                                  "batch 64, 50 epochs"),
+        ("mobilenet-flip", "adam", 1e-3, 50, 64, "flip", "mobilenet + random horizontal flips"),
+    )
+)
+# Why dense lands below its figure (docs/seeds.md): the same run at Keras's default SGD step.
+DENSE_LR = Rung("dense-lr0.01", "dense", "sgd", 1e-2, wd=0.0, epochs=5, batch_size=32,
+                init_magnitude=3.0, description="dense at SGD lr 1e-2 (Keras's default): is the "
+                                                "published 83.86% a larger step?")
+for _rung in SEED_SYSTEM_RUNGS:
+    RUNGS[_rung.name] = _rung
+    if _rung.name == "dense":
+        RUNGS[DENSE_LR.name] = DENSE_LR
+del _rung
+
+# The published test accuracy of each system (issue 18's table), for the seeds report.
+PUBLISHED = {"mlp": 89.5, "vgg": 94.0, "dense": 83.86, "cnn1": 91.6, "cnn2": 92.9, "lenet5": 88.9,
+             "cnn-dropout": 93.0, "mobilenet": 94.5, "mobilenet-flip": 95.0}
+
 SEED_LADDER = ("baseline", "adam", "bn", "dropout")
+
+# Names that stand for several rungs in get_rungs / --rungs.
+RUNG_GROUPS = {"seed": SEED_LADDER, "seeds": tuple(r.name for r in SEED_SYSTEM_RUNGS)}
+
+# Which rung the report tests each rung against (stats.compare_rungs): by default the rung
+# before it in the report, as a ladder adds one change per rung; the seed systems are
+# independent networks, so each is tested only against its own variant's base.
+COMPARE_WITH = {"mobilenet-flip": "mobilenet", "dense-lr0.01": "dense"}
+INDEPENDENT = set(RUNG_GROUPS["seeds"]) - set(COMPARE_WITH)
 
 # --quick: a smoke run of the whole pipeline on a stratified subset.
 QUICK = {"train_size": 5000, "test_size": 1000, "epochs": 3}
@@ -124,13 +167,12 @@ def get_rungs(names=None):
         names = SEED_LADDER
     if isinstance(names, str):
         names = [n.strip() for n in names.split(",") if n.strip()]
+    names = [m for n in names for m in RUNG_GROUPS.get(n, (n,))]
     unknown = [n for n in names if n not in RUNGS]
     if unknown:
-        hints = "".join(
-            " (did you mean %r?)" % m[0] for m in [get_close_matches(unknown[0], RUNGS, 1)] if m
-        )
-        raise ValueError("unknown rung %r%s; expected some of %s"
-                         % (unknown[0], hints, ", ".join(RUNGS)))
+        raise ValueError("unknown rung %r%s; expected some of %s, or a group (%s)"
+                         % (unknown[0], did_you_mean(unknown[0], RUNGS), ", ".join(RUNGS),
+                            ", ".join(RUNG_GROUPS)))
     return [RUNGS[n] for n in RUNGS if n in names]
 
 
@@ -181,7 +223,7 @@ def _rung_lock(folder):
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
-def _check_config(folder, cfg):
+def check_config(folder, cfg):
     """Refuse to mix runs: a rung folder belongs to exactly one configuration."""
     path = os.path.join(folder, "config.json")
     if os.path.exists(path):
@@ -199,21 +241,43 @@ def _check_config(folder, cfg):
         atomic_write_text(path, json.dumps(cfg, indent=1, sort_keys=True))
 
 
-def run_rung(rung, train, test, out, epochs=None, seed=0, ctx=None, verbose=True):
-    """Train one rung for one seed (resuming if interrupted) and return its result dict."""
+def run_rung(rung, train, test, out, epochs=None, seed=0, ctx=None, verbose=True, write=True):
+    """Train one rung for one seed (resuming if interrupted) and return its result dict.
+
+    ``write=False`` leaves writing ``result.json`` to the caller (:func:`save_result`): a task
+    on another machine returns its result to the driver, which writes it.
+    """
     folder = rung_dir(out, rung.name, seed)
     cfg = rung.config(epochs)
     with _rung_lock(folder):
-        _check_config(folder, cfg)
-        return _train_rung(rung, cfg, train, test, folder, seed, ctx, verbose)
+        check_config(folder, cfg)
+        done = finished_result(out, rung.name, seed)
+        if done is not None:
+            return done
+        result = _train_rung(rung, cfg, train, test, folder, seed, ctx, verbose)
+        if write:
+            save_result(out, result)
+        return result
+
+
+def finished_result(out, name, seed):
+    """The result dict of a finished (rung, seed) under ``out``, or None."""
+    path = os.path.join(rung_dir(out, name, seed), "result.json")
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        return json.load(f)
+
+
+def save_result(out, result):
+    """Write a run's result dict as ``OUT/rungs/NAME/seed-S/result.json`` (atomically)."""
+    folder = rung_dir(out, result["rung"], result["seed"])
+    os.makedirs(folder, exist_ok=True)
+    atomic_write_text(os.path.join(folder, "result.json"), json.dumps(result, indent=1))
 
 
 def _train_rung(rung, cfg, train, test, folder, seed, ctx, verbose):
-    """The finished result in ``folder``, or train the rung (resuming) and write it there."""
-    result_path = os.path.join(folder, "result.json")
-    if os.path.exists(result_path):
-        with open(result_path) as f:
-            return json.load(f)
+    """Train the rung into ``folder`` (resuming from its checkpoint) and return its result."""
     net = build_cnn(cfg["spec"])
     start = time.time()
     history = fit(
@@ -242,15 +306,16 @@ def _train_rung(rung, cfg, train, test, folder, seed, ctx, verbose):
     }
     if rung.tta:  # the final network once more, with test-time augmentation
         result["final_val_accuracy_tta"] = evaluate(net, test, ctx=ctx, tta=rung.tta)["accuracy"]
-    atomic_write_text(result_path, json.dumps(result, indent=1))
     return result
 
 
 def collect_results(out):
-    """All finished results under ``out``, grouped by rung name in ladder order."""
+    """All finished results under ``out``, grouped by rung name: ladder order, then the rungs
+    not in ``RUNGS`` (a sweep's trials, your own) by name."""
     grouped = {}
     root = os.path.join(out, "rungs")
-    for name in RUNGS:
+    found = sorted(os.listdir(root)) if os.path.isdir(root) else []
+    for name in [n for n in RUNGS if n in found] + [n for n in found if n not in RUNGS]:
         folder = os.path.join(root, name)
         if not os.path.isdir(folder):
             continue
@@ -305,6 +370,9 @@ def _summarise(results):
         "epochs": results[0]["config"]["epochs"],
         "params": results[0]["params"],
         "seed_reference": SEED_REFERENCE.get(results[0]["rung"]),
+        "published": PUBLISHED.get(results[0]["rung"]),
+        # the 95% t interval of the mean best val accuracy over seeds (None for one seed)
+        "best_val_accuracy_ci95": stats.mean_interval(best),
         "train_size": results[0].get("train_size"),
         "val_size": results[0].get("val_size"),
     }
@@ -317,21 +385,48 @@ def _fmt_acc(s, which="best"):
     return "%.2f" % mean
 
 
+def _reference(s):
+    """The figure a rung is compared with: its published one, else the seed post's."""
+    return s.get("published") if s.get("published") is not None else s["seed_reference"]
+
+
+def comparison_pairs(names):
+    """(previous, rung) pairs the report tests: COMPARE_WITH where given, else the rung before
+    in the report; seed systems (INDEPENDENT) are not compared with their neighbours."""
+    pairs = []
+    for i, name in enumerate(names):
+        if name in COMPARE_WITH:
+            if COMPARE_WITH[name] in names:
+                pairs.append((COMPARE_WITH[name], name))
+        elif i > 0 and name not in INDEPENDENT and names[i - 1] not in INDEPENDENT:
+            pairs.append((names[i - 1], name))
+    return pairs
+
+
+def comparisons(summaries):
+    """The Welch tests of the report (stats.compare_rungs on the per-seed figures)."""
+    per_seed = {name: {metric: [r[metric] for r in s["per_seed"]] for metric in stats.METRICS}
+                for name, s in summaries.items()}
+    return stats.compare_rungs(per_seed, comparison_pairs(list(summaries)))
+
+
 def results_markdown(summaries, command=None, machine=None):
-    """The post-style table: rung, best val accuracy, epoch of best, final train acc, time, seed's."""
+    """The post-style table: rung, best val accuracy, epoch of best, final train acc, time, the
+    seed's (or published) figure; then whether each rung's gain over the previous is real."""
     lines = []
     if command:
         lines += ["Command: `%s`" % command, ""]
     if machine:
         lines += ["Machine: %s" % "; ".join(", ".join("%s %s" % kv for kv in m.items())
                                             for m in (machine if isinstance(machine, list) else [machine])), ""]
+    published = any(s.get("published") is not None for s in summaries.values())
     lines += [
         "| rung | epochs | params | best val acc % | epoch of best | final val acc % "
-        "| final train acc % | train time | seed's best % |",
+        "| final train acc % | train time | " + ("published %" if published else "seed's best %") + " |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for name, s in summaries.items():
-        ref = s["seed_reference"]
+        ref = _reference(s)
         lines.append("| %s | %d | %s | %s | %s | %s | %.2f | %.1f min | %s |" % (
             name, s["epochs"], format(s["params"], ","), _fmt_acc(s),
             ", ".join(str(e) for e in s["best_epoch"]), _fmt_acc(s, "final"),
@@ -348,6 +443,8 @@ def results_markdown(summaries, command=None, machine=None):
     lines += _tta_lines(summaries)
     if any(len(s["seeds"]) > 1 for s in summaries.values()):
         lines += _per_seed_table(summaries)
+    lines += stats.published_markdown(summaries)
+    lines += stats.markdown(comparisons(summaries))
     return "\n".join(lines) + "\n"
 
 
@@ -404,7 +501,8 @@ def write_report(out, command=None):
         command = previous.get("command")
     summaries = {name: _summarise(rs) for name, rs in grouped.items()}
     machine = _machines(grouped, previous.get("machine"))
-    report = {"command": command, "machine": machine, "summary": summaries, "runs": grouped}
+    report = {"command": command, "machine": machine, "summary": summaries,
+              "comparisons": comparisons(summaries), "runs": grouped}
     atomic_write_text(os.path.join(out, "results.json"), json.dumps(report, indent=1))
     atomic_write_text(os.path.join(out, "results.md"), results_markdown(summaries, command, machine))
     if not grouped:
@@ -413,24 +511,47 @@ def write_report(out, command=None):
         History.from_dict(rs[0]["history"]).plot(path=os.path.join(out, "curves_%s.png" % name))
     histories = {name: History.from_dict(rs[0]["history"]) for name, rs in grouped.items()}
     plot.plot_ladder(histories, path=os.path.join(out, "ladder_val_accuracy.png"))
+    published = any(s.get("published") is not None for s in summaries.values())
     plot.plot_best_bars(
         {n: s["best_val_accuracy_mean"] for n, s in summaries.items()},
-        {n: s["seed_reference"] for n, s in summaries.items() if s["seed_reference"]},
-        path=os.path.join(out, "best_vs_seed.png"), labels=("fmnist_gluon", "seed post"))
+        {n: _reference(s) for n, s in summaries.items() if _reference(s) is not None},
+        path=os.path.join(out, "best_vs_seed.png"),
+        labels=("fmnist_gluon", "published" if published else "seed post"))
     return report
 
 
 def run_ladder(rungs=None, out="runs/ladder", epochs=None, quick=False, seed=0, repeats=1,
-               ctx=None, verbose=True, command=None, root=None):
+               ctx=None, verbose=True, command=None, root=None, executor=None, address=None,
+               workers=None, cpus_per_task=1):
     """Run ``rungs`` (names or Rung objects) for ``repeats`` seeds and write the report.
 
     Finished rungs are skipped and an interrupted one resumes from its checkpoint. On Ctrl-C the
     report is rebuilt from what has finished and the KeyboardInterrupt propagates.
+
+    ``executor`` runs each (rung, seed) as a task elsewhere: "process" (``workers`` local
+    processes), "ray" (the cluster at ``address``/RAY_ADDRESS, or a local one of ``workers``
+    CPUs), a Ray head address "host:port", or any ``concurrent.futures.Executor``; each task
+    gets ``cpus_per_task`` CPUs and as many threads. See fmnist_gluon.executors and
+    docs/distributed.md. None (default): one after the other in this process.
     """
     rungs = [r if isinstance(r, Rung) else get_rungs([r])[0] for r in (rungs or SEED_LADDER)]
+    seed, repeats = check_seed(seed, allow_none=False), check_positive_int(repeats, "repeats")
+    if epochs is not None:
+        epochs = check_positive_int(epochs, "epochs")
     if quick and epochs is None:
         epochs = QUICK["epochs"]
     train, test, _ = load_ladder_data(quick=quick, seed=seed, root=root)
+    if executor is not None or address:
+        from .executors import make_executor, run_rungs
+        pool, owned = make_executor(executor, address, workers, cpus_per_task)
+        try:
+            run_rungs(pool, rungs, range(seed, seed + repeats), train, test, out, epochs, ctx,
+                      verbose)
+        finally:
+            if owned:
+                pool.shutdown()
+            report = write_report(out, command=command)
+        return report
     try:
         for rung in rungs:
             for s in range(seed, seed + repeats):

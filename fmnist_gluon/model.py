@@ -4,27 +4,64 @@
 Every layer type of ``spec.LAYER_KINDS`` has one constructor in ``BLOCKS`` below; adding a layer
 kind means one entry there and one here.
 """
+import json
 import math
 from collections import namedtuple
 
 import mxnet as mx
 from mxnet.gluon import nn
 
-from .spec import DEFAULT_INPUT_SHAPE, _check_input_shape, _to_token, layer_cost, plan
+from .spec import DEFAULT_INPUT_SHAPE, check_input_shape, layer_token, layer_cost, plan
+from .zoo import ZooNet
 
-__all__ = ["build_cnn", "summary", "Summary", "BLOCKS"]
+__all__ = ["build_cnn", "summary", "Summary", "BLOCKS", "INITIALIZERS", "ZeroPad"]
+
+# A layer's own weight initialiser (spec field "init", Keras names; spec.INIT_NAMES). It is the
+# block's weight_initializer, which fit's global init does not override (Parameter.initialize
+# uses a parameter's own init before the default). MXNet's Xavier: uniform on +-sqrt(m / n) or
+# normal with sd sqrt(m / n), n = fan in ("in") or the mean of fan in and fan out ("avg").
+INITIALIZERS = {
+    "he_normal": lambda: mx.init.Xavier(rnd_type="gaussian", factor_type="in", magnitude=2),
+    "he_uniform": lambda: mx.init.Xavier(rnd_type="uniform", factor_type="in", magnitude=6),
+    "glorot_uniform": lambda: mx.init.Xavier(rnd_type="uniform", factor_type="avg", magnitude=3),
+    "glorot_normal": lambda: mx.init.Xavier(rnd_type="gaussian", factor_type="avg", magnitude=1),
+    "lecun_normal": lambda: mx.init.Xavier(rnd_type="gaussian", factor_type="in", magnitude=1),
+}
+
+
+def _init(entry):
+    return INITIALIZERS[entry["init"]]() if entry["init"] else None
+
+
+class ZeroPad(nn.HybridBlock):
+    """Zero padding of ``padding`` pixels on every side of an N x C x H x W batch."""
+
+    def __init__(self, padding, **kwargs):
+        super().__init__(**kwargs)
+        self.padding = padding
+
+    def hybrid_forward(self, F, x):
+        p = self.padding
+        return F.pad(x, mode="constant", pad_width=(0, 0, 0, 0, p, p, p, p), constant_value=0)
+
+    def __repr__(self):
+        return "ZeroPad(%d)" % self.padding
+
 
 # type -> constructor(entry, in_shape). in_shape (per image) lets every block know its input size,
 # so parameters have shapes as soon as the network is initialized (no deferred initialization).
 BLOCKS = {
     "conv": lambda e, s: nn.Conv2D(e["channels"], e["kernel"], strides=e["stride"],
-                                   padding=e["padding"], in_channels=s[0]),
+                                   padding=e["padding"], groups=e["groups"], in_channels=s[0],
+                                   weight_initializer=_init(e)),
+    "pad": lambda e, s: ZeroPad(e["padding"]),
     "pool": lambda e, s: (nn.MaxPool2D if e["kind"] == "max" else nn.AvgPool2D)(e["size"], e["stride"]),
     "globalpool": lambda e, s: nn.GlobalMaxPool2D() if e["kind"] == "max" else nn.GlobalAvgPool2D(),
     "bn": lambda e, s: nn.BatchNorm(in_channels=s[0]),
     "dropout": lambda e, s: nn.Dropout(e["rate"]),
     "flatten": lambda e, s: nn.Flatten(),
-    "dense": lambda e, s: nn.Dense(e["units"], in_units=s[0]),
+    "dense": lambda e, s: nn.Dense(e["units"], in_units=s[0], weight_initializer=_init(e)),
+    "zoo": lambda e, s: ZooNet(e["name"], e["classes"], e["resize"], in_channels=s[0]),
     "relu": lambda e, s: nn.Activation("relu"),
     "leakyrelu": lambda e, s: nn.LeakyReLU(e["alpha"]),
     "prelu": lambda e, s: nn.PReLU(),
@@ -95,11 +132,43 @@ class Summary:
 def _spec_rows(spec, classes, input_shape):
     layers, inputs, outputs = plan(spec, input_shape, classes)
     for i, (entry, in_shape, out_shape) in enumerate(zip(layers, inputs, outputs)):
-        yield Row(i, _to_token(entry), out_shape, *layer_cost(entry, in_shape, out_shape))
+        params, macs = layer_cost(entry, in_shape, out_shape)
+        if params is None or macs is None:  # a zoo network: MXNet counts it
+            block = BLOCKS[entry["type"]](entry, in_shape)
+            params, macs = _block_params(block, in_shape), block_macs(block, in_shape)
+        yield Row(i, layer_token(entry), out_shape, params, macs)
+
+
+def _block_params(block, in_shape):
+    """Parameters of ``block`` (initialized or not) by shape inference on a 1 x in_shape input."""
+    sym = block(mx.sym.var("data"))
+    arg_shapes, _, aux_shapes = sym.infer_shape(data=(1,) + tuple(in_shape))
+    sizes = dict(zip(sym.list_arguments() + sym.list_auxiliary_states(), arg_shapes + aux_shapes))
+    return sum(math.prod(sizes.get(p.name, p.shape)) for p in block.collect_params().values())
+
+
+def block_macs(block, in_shape):
+    """Multiply-accumulates per image of any hybrid block: every convolution (grouped ones
+    included: its weight holds in_channels / groups inputs per output) and fully connected
+    layer inside it, found by walking its symbol: weight size x output positions."""
+    sym = block(mx.sym.var("data"))
+    internals = sym.get_internals()
+    arg_shapes, out_shapes, _ = internals.infer_shape(data=(1,) + tuple(in_shape))
+    args = dict(zip(internals.list_arguments(), arg_shapes))
+    outs = dict(zip(internals.list_outputs(), out_shapes))
+    nodes = json.loads(sym.tojson())["nodes"]
+    macs = 0
+    for node in nodes:
+        if node["op"] in ("Convolution", "FullyConnected"):
+            weight = args[nodes[node["inputs"][1][0]]["name"]]
+            macs += math.prod(weight) * math.prod(outs[node["name"] + "_output"][2:])
+    return macs
 
 
 def _block_name(block):
     name = type(block).__name__
+    if isinstance(block, ZooNet):
+        return "ZooNet(%s)" % block.zoo_name
     act = getattr(block, "_act_type", None)
     return "%s(%s)" % (name, act) if isinstance(act, str) else name
 
@@ -129,10 +198,8 @@ def _net_rows(net, input_shape):
     sizes = dict(zip(grouped.list_arguments() + grouped.list_auxiliary_states(), arg_shapes + aux_shapes))
     for i, (block, out) in enumerate(zip(children, out_shapes)):
         params = sum(math.prod(sizes.get(p.name, p.shape)) for p in block.collect_params().values())
-        macs = 0
-        if isinstance(block, (nn.Conv2D, nn.Dense)):
-            weight = math.prod(sizes[block.weight.name])
-            macs = weight * math.prod(out[1:]) // out[1]  # weight size x output positions
+        in_shape = tuple(input_shape) if i == 0 else tuple(out_shapes[i - 1][1:])
+        macs = block_macs(block, in_shape) if block.collect_params() else 0
         yield Row(i, _block_name(block), tuple(out[1:]), params, macs)
 
 
@@ -149,7 +216,7 @@ def summary(spec_or_net, input_shape=DEFAULT_INPUT_SHAPE, print_fn=print, classe
     in_features*units; every other layer counts 0 (bias additions, pooling, normalization and
     activations are not multiply-accumulates). ``print_fn=None`` prints nothing.
     """
-    input_shape = _check_input_shape(input_shape)
+    input_shape = check_input_shape(input_shape)
     if isinstance(spec_or_net, mx.gluon.Block):
         rows = list(_net_rows(spec_or_net, input_shape))
     else:

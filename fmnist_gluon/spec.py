@@ -21,22 +21,26 @@ Activations are layers of their own, so BatchNorm can sit between a layer and it
   ``yaml.SafeLoader``, refusing alias bombs and recursive aliases; files over
   ``MAX_SPEC_FILE_BYTES`` are refused unread); a file may also hold ``{"layers": [...]}``;
 - a shorthand string (below);
-- a preset name (``PRESETS``: the seed's ladder networks and its "next steps");
+- a preset name (``PRESETS``: the seed's ladder networks, its "next steps", the recipes and
+  the other published systems of ``SEED_SYSTEMS``);
+- a single ``{"type": "zoo", ...}`` dict: a GluonCV model-zoo network (``fmnist_gluon.zoo``);
 - the seed notebook's tuple form ``(cnnlayers, fclayers[, activation])`` or a dict with those keys
   (see ``from_seed_tuples``).
 
 Shorthand grammar (case-insensitive, blanks around ``-`` ignored)::
 
     spec   := token ("-" token)*
-    token  := name [number (letter number)*]
+    token  := name [number (letter number)*] ["@" word]
     number := digits ["." digits] | "." digits
 
-``name`` is a layer type (``conv pool globalpool bn dropout flatten dense relu leakyrelu prelu
-elu selu gelu swish sigmoid tanh softrelu softsign``) or a short name (``drop`` = dropout,
+``name`` is a layer type (``conv pad pool globalpool bn dropout flatten dense zoo relu leakyrelu
+prelu elu selu gelu swish sigmoid tanh softrelu softsign``) or a short name (``drop`` = dropout,
 ``lrelu`` = leakyrelu, ``fc`` = dense, ``maxpool``/``avgpool`` = pool of that kind, ``gap``/``gmp``
 = global average/max pool). The first number is the type's main field (conv: channels, pool: size,
-dropout: rate, dense: units, leakyrelu/elu: alpha, swish: beta); letter-number pairs set the
-others (conv: ``k`` kernel, ``s`` stride, ``p`` padding; pool: ``s`` stride). The seed baseline::
+dropout: rate, dense: units, leakyrelu/elu: alpha, swish: beta, pad: padding, zoo: resize);
+letter-number pairs set the others (conv: ``k`` kernel, ``s`` stride, ``p`` padding, ``g``
+groups; pool: ``s`` stride; zoo: ``c`` classes); ``@word`` sets a text field (conv/dense:
+``init`` such as ``@he_normal``; zoo: the model name, ``zoo56@mobilenet1.0``). The seed baseline::
 
     conv64k3p1-relu-pool2-conv64k3-relu-pool2-dense256-relu-dense64-relu-dense10
 
@@ -52,7 +56,6 @@ refused before anything is allocated (docs/reliability.md).
 Adding a layer kind = one entry in ``LAYER_KINDS`` here and one in ``model.BLOCKS``.
 """
 import copy
-import difflib
 import json
 import math
 import numbers
@@ -66,9 +69,12 @@ from decimal import Decimal
 
 import yaml
 
+from .validation import closest as _closest, did_you_mean as _did_you_mean
+
 __all__ = ["SpecError", "parse_spec", "trace_shapes", "from_seed_tuples", "seed_spec",
            "spec_to_json", "spec_to_shorthand", "pool_before_activation", "LAYER_KINDS",
-           "PRESETS", "MAX_PARAMS", "MAX_ACTIVATIONS", "MAX_SPEC_FILE_BYTES", "MAX_YAML_NODES"]
+           "PRESETS", "SEED_SYSTEMS", "ZOO_MODELS", "INIT_NAMES", "MAX_PARAMS", "MAX_ACTIVATIONS",
+           "MAX_SPEC_FILE_BYTES", "MAX_YAML_NODES"]
 
 DEFAULT_INPUT_SHAPE = (1, 28, 28)
 
@@ -105,6 +111,21 @@ NONNEGATIVE_FLOAT = Value(float, lambda v: v >= 0.0, "a float >= 0")
 POSITIVE_FLOAT = Value(float, lambda v: v > 0.0, "a float > 0")
 POOL_KIND = Value(str, lambda v: v in ("max", "avg"), "'max' or 'avg'")
 
+# Weight initialisers a conv or dense layer may ask for (``"init"``), by their Keras names;
+# model.INITIALIZERS builds each one. Without ``"init"`` a layer takes fit's ``init``.
+INIT_NAMES = ("he_normal", "he_uniform", "glorot_uniform", "glorot_normal", "lecun_normal")
+INIT_NAME = Value(str, lambda v: v in INIT_NAMES, "one of %s" % ", ".join(INIT_NAMES))
+
+# GluonCV model-zoo classifiers a "zoo" layer builds (pretrained=False: no weights are
+# downloaded). Each one is built, summarised and trained for a step in tests/test_zoo.py.
+ZOO_MODELS = ("mobilenet1.0", "mobilenet0.75", "mobilenet0.5", "mobilenet0.25",
+              "mobilenetv2_1.0", "mobilenetv2_0.75", "mobilenetv2_0.5", "mobilenetv2_0.25",
+              "mobilenetv3_small", "mobilenetv3_large",
+              "cifar_resnet20_v1", "cifar_resnet56_v1", "cifar_resnet110_v1",
+              "cifar_resnet20_v2", "cifar_resnet56_v2", "cifar_wideresnet16_10",
+              "resnet18_v1", "resnet18_v2")
+ZOO_NAME = Value(str, lambda v: v in ZOO_MODELS, "a GluonCV model-zoo name (%s)" % ", ".join(ZOO_MODELS))
+
 REQUIRED = "required"
 
 
@@ -112,13 +133,20 @@ class SameAs(namedtuple("SameAs", "field")):
     """A default copied from another field of the same layer (pool stride = pool size)."""
 
 
-Field = namedtuple("Field", "value default")
+# ``added``: a field introduced after specs were first saved (rung folders in docs/results hold
+# them). The canonical form leaves it out while it holds its default, so those specs stay
+# canonical; a default of None means "not set" and may also be written as an explicit None.
+Field = namedtuple("Field", "value default added", defaults=(False,))
 
 
-class Kind(namedtuple("Kind", "fields role shape params macs main letters takes_activation")):
+class Kind(namedtuple("Kind", "fields role shape params macs main letters takes_activation "
+                             "word classifier", defaults=(None, None))):
     """One layer type: its fields (in canonical order), what input it needs (``role``), how it maps
     an input shape to an output shape, its parameter and multiply-accumulate counts, and its
-    shorthand (``main`` = field of the leading number, ``letters`` = letter -> field)."""
+    shorthand (``main`` = field of the leading number, ``letters`` = letter -> field, ``word`` =
+    the text field set by an ``@name`` suffix). ``classifier``: the field that must equal
+    ``classes`` when the layer ends the network (dense: units). ``params``/``macs`` may return
+    None: the count needs MXNet (a model-zoo network) and ``model.summary`` measures it."""
 
 
 # Roles: what a layer needs as input.
@@ -126,6 +154,7 @@ MAP = "map"                # a C x H x W feature map (conv, pool)
 FLAT = "flat"              # a flat vector; a flatten is inserted before it when needed (dense)
 ANY = "any"                # any shape, unchanged or flattened (bn, dropout, flatten)
 ACTIVATION = "activation"  # any shape, unchanged; usable as an "activation" field value
+NET = "net"                # a whole network: a C x H x W map in, class scores out (zoo)
 
 
 class _Problem(Exception):
@@ -158,7 +187,29 @@ def _window(hw, window, stride, padding, field):
 
 
 def _conv_shape(e, s):
+    groups = e["groups"]
+    for what, count in (("input channels", s[0]), ("channels", e["channels"])):
+        if count % groups:
+            raise _Problem("groups", "%s %d are not divisible by groups %d (expected groups to "
+                                     "divide both the input channels %d and channels %d; "
+                                     "depthwise: groups = channels = input channels)"
+                           % (what, count, groups, s[0], e["channels"]))
     return (e["channels"],) + _window(s[1:], e["kernel"], e["stride"], e["padding"], "kernel")
+
+
+def _conv_params(e, i, o):
+    return e["channels"] * (i[0] // e["groups"] * e["kernel"] ** 2 + 1)
+
+
+def _conv_macs(e, i, o):
+    return _prod(o) * i[0] // e["groups"] * e["kernel"] ** 2
+
+
+def _zoo_shape(e, s):
+    if s[0] not in (1, 3):
+        raise _Problem("name", "a zoo network takes 1 (grey, tiled to 3) or 3 input channels, got "
+                               "%d" % s[0])
+    return (e["classes"],)
 
 
 def _pool_shape(e, s):
@@ -183,11 +234,14 @@ def _activation(main=None, **fields):
 LAYER_KINDS = {
     "conv": Kind(
         {"channels": Field(POSITIVE_INT, REQUIRED), "kernel": Field(POSITIVE_INT, REQUIRED),
-         "stride": Field(POSITIVE_INT, 1), "padding": Field(NONNEGATIVE_INT, 0)},
-        MAP, _conv_shape,
-        lambda e, i, o: e["channels"] * (i[0] * e["kernel"] ** 2 + 1),
-        lambda e, i, o: _prod(o) * i[0] * e["kernel"] ** 2,
-        "channels", {"k": "kernel", "s": "stride", "p": "padding"}, True),
+         "stride": Field(POSITIVE_INT, 1), "padding": Field(NONNEGATIVE_INT, 0),
+         "groups": Field(POSITIVE_INT, 1, added=True), "init": Field(INIT_NAME, None, added=True)},
+        MAP, _conv_shape, _conv_params, _conv_macs,
+        "channels", {"k": "kernel", "s": "stride", "p": "padding", "g": "groups"}, True, "init"),
+    "pad": Kind(  # zero padding on every side (LeNet-5's 28x28 -> 32x32)
+        {"padding": Field(POSITIVE_INT, REQUIRED)},
+        MAP, lambda e, s: (s[0], s[1] + 2 * e["padding"], s[2] + 2 * e["padding"]),
+        _none, _none, "padding", {}, False),
     "pool": Kind(
         {"size": Field(POSITIVE_INT, REQUIRED), "stride": Field(POSITIVE_INT, SameAs("size")),
          "kind": Field(POOL_KIND, "max")},
@@ -199,10 +253,18 @@ LAYER_KINDS = {
     "dropout": Kind({"rate": Field(RATE, REQUIRED)}, ANY, _same_shape, _none, _none, "rate", {}, False),
     "flatten": Kind({}, ANY, lambda e, s: (_prod(s),), _none, _none, None, {}, False),
     "dense": Kind(
-        {"units": Field(POSITIVE_INT, REQUIRED)},
+        {"units": Field(POSITIVE_INT, REQUIRED), "init": Field(INIT_NAME, None, added=True)},
         FLAT, lambda e, s: (e["units"],),
         lambda e, i, o: e["units"] * (i[0] + 1), lambda e, i, o: e["units"] * i[0],
-        "units", {}, True),
+        "units", {}, True, "init", "units"),
+    # A GluonCV model-zoo network, classifier included; grey input is tiled to 3 channels and
+    # optionally resized (bilinear) to resize x resize inside the network. MXNet counts its
+    # parameters and MACs (model.summary).
+    "zoo": Kind(
+        {"name": Field(ZOO_NAME, REQUIRED), "resize": Field(POSITIVE_INT, None),
+         "classes": Field(POSITIVE_INT, 10)},
+        NET, _zoo_shape, lambda e, i, o: None, lambda e, i, o: None,
+        "resize", {"c": "classes"}, False, "name", "classes"),
     "relu": _activation(),
     "leakyrelu": _activation("alpha", alpha=(NONNEGATIVE_FLOAT, 0.01)),
     "prelu": _activation()._replace(params=lambda e, i, o: 1),  # one learned slope, shared
@@ -233,7 +295,8 @@ ALIASES = {"conv2d": "conv", "convolution": "conv", "batchnorm": "bn", "batch_no
            "avgpool": "pool", "maxpool2d": "pool", "avgpool2d": "pool", "gap": "globalpool",
            "globalavgpool": "globalpool", "globalmaxpool": "globalpool", "leaky_relu": "leakyrelu",
            "leaky": "leakyrelu", "lrelu": "leakyrelu", "drop": "dropout", "silu": "swish",
-           "softplus": "softrelu"}
+           "softplus": "softrelu", "zeropad": "pad", "zeropadding2d": "pad", "padding": "pad",
+           "model": "zoo", "gluoncv": "zoo", "model_zoo": "zoo"}
 
 ACTIVATIONS = tuple(t for t, k in LAYER_KINDS.items() if k.role == ACTIVATION)
 
@@ -260,24 +323,6 @@ def _show(value):
     if len(text) > 60:
         text = text[:57] + "..."
     return "%s (%s)" % (text, type(value).__name__)
-
-
-def _closest(word, choices, aliases=None):
-    """The choice ``word`` most likely meant (an alias, a case slip or a typo), or None."""
-    if not isinstance(word, str):
-        return None
-    key = word.lower()
-    if aliases and key in aliases:
-        return aliases[key]
-    if key in choices:
-        return key
-    close = difflib.get_close_matches(key, list(choices), n=1, cutoff=0.6)
-    return close[0] if close else None
-
-
-def _did_you_mean(word, choices, aliases=None):
-    guess = _closest(word, choices, aliases)
-    return "; did you mean %r?" % guess if guess else ""
 
 
 def _fail(where, layer_type, field, message, index=None):
@@ -339,7 +384,7 @@ def _normalize(raw, where, index=None):
                         % (_did_you_mean(name, known), layer_type, ", ".join(known) or "none"), index)
     entry = {"type": layer_type}
     for name, field in kind.fields.items():
-        if name in raw:
+        if name in raw and not (raw[name] is None and field.default is None):
             try:
                 entry[name] = _coerce(raw[name], field.value)
             except ValueError as exc:
@@ -376,7 +421,7 @@ def _activation_entry(raw, where, index=None):
 # --- shorthand ------------------------------------------------------------------------------------
 
 _NUMBER = r"(?:\d+(?:\.\d+)?|\.\d+)"
-_TOKEN = re.compile(r"([a-z_]+)(?:(%s)((?:[a-z]%s)*))?$" % (_NUMBER, _NUMBER))
+_TOKEN = re.compile(r"([a-z_]+)(?:(%s)((?:[a-z]%s)*))?(?:@([a-z0-9_.]+))?$" % (_NUMBER, _NUMBER))
 _PAIR = re.compile(r"([a-z])(%s)" % _NUMBER)
 
 
@@ -421,6 +466,11 @@ def _parse_token(token, where, index):
             raise _fail(where, layer_type, None, "token %s: unknown letter %r; expected %s"
                         % (_clip(token), letter, usage), index)
         entry[kind.letters[letter]] = _number(value, where, layer_type, kind.letters[letter], index)
+    if match.group(4):
+        if kind.word is None:
+            raise _fail(where, layer_type, None, "token %s: %s takes no '@' suffix; expected %s"
+                        % (_clip(token), name, usage), index)
+        entry[kind.word] = match.group(4)
     return entry
 
 
@@ -429,7 +479,9 @@ def _token_usage(layer_type):
     if kind.main is None:
         return "%r alone" % layer_type
     pairs = ", ".join("%s=%s" % (k, f) for k, f in kind.letters.items())
-    return "%s<%s>%s" % (layer_type, kind.main, " then letter-number pairs (%s)" % pairs if pairs else "")
+    word = " then @<%s>" % kind.word if kind.word else ""
+    return "%s<%s>%s%s" % (layer_type, kind.main,
+                           " then letter-number pairs (%s)" % pairs if pairs else "", word)
 
 
 def _parse_shorthand(text):
@@ -447,7 +499,7 @@ def _format_number(value):
     return format(Decimal(repr(value)), "f") if isinstance(value, float) else str(value)
 
 
-def _to_token(entry):
+def layer_token(entry):
     """The shorthand token of a canonical entry (defaults left out)."""
     layer_type = entry["type"]
     kind = LAYER_KINDS[layer_type]
@@ -464,10 +516,17 @@ def _to_token(entry):
                 letters += letter + _format_number(entry[field])
         main = ""
         if kind.main is not None and (letters or entry[kind.main] != kind.fields[kind.main].default):
+            if entry[kind.main] is None:  # letters need the main number first: none to write
+                continue
             main = _format_number(entry[kind.main])
-        hidden = [f for f in kind.fields if f != kind.main and f not in kind.letters.values()]
+        word = "@" + entry[kind.word] if kind.word and entry[kind.word] is not None else ""
+        hidden = [f for f in kind.fields
+                  if f not in (kind.main, kind.word) and f not in kind.letters.values()]
         if all(entry[f] == fixed.get(f, kind.fields[f].default) for f in hidden):
-            candidates.append(name + main + letters)
+            candidates.append(name + main + letters + word)
+    if not candidates:
+        raise SpecError("layer %s has no shorthand form (its %r is not set, but other fields "
+                        "are); write it as a dict" % (json.dumps(entry), kind.main))
     return candidates[0]  # the type's own name when it can say everything
 
 
@@ -581,6 +640,9 @@ def _raw_layers(spec, from_file=False):
             return _seed_dict(spec)
         if set(spec) == {"layers"}:
             return _raw_layers(spec["layers"], from_file=True)
+        kind = LAYER_KINDS.get(spec.get("type")) if isinstance(spec.get("type"), str) else None
+        if kind is not None and kind.role == NET:  # a whole network: {"type": "zoo", ...}
+            return [dict(spec)]
         if "type" in spec:
             raise SpecError("expected a list of layers, got a single layer dict %s; wrap it in a "
                             "list: [{...}]" % _show(dict(spec)))
@@ -601,26 +663,30 @@ def _structure(located, classes):
     out, flat = [], False
     for where, index, entry in located:
         role = LAYER_KINDS[entry["type"]].role
-        if role == MAP and flat:
+        if role in (MAP, NET) and flat:
             raise _fail(where, entry["type"], None, "expected a C x H x W feature map, but its input "
                         "is already flat (after a flatten/dense layer); put conv and pool layers "
                         "before the first flatten/dense", index)
         if role == FLAT and not flat:
             out.append(("the flatten inserted before " + where, index, {"type": "flatten"}))
-        flat = flat or role == FLAT or entry["type"] == "flatten"
+        flat = flat or role in (FLAT, NET) or entry["type"] == "flatten"
         out.append((where, index, entry))
     if not out:
         raise SpecError("the spec is empty; expected at least one layer, e.g. %r" % SEED_SHORTHAND)
     if classes is not None:
         where, index, last = out[-1]
-        if last["type"] != "dense":
+        field = LAYER_KINDS[last["type"]].classifier
+        if field is None:
             if not flat:
                 out.append(("the flatten inserted before the classifier", None, {"type": "flatten"}))
-            out.append(("the classifier", None, {"type": "dense", "units": classes}))
-        elif last["units"] != classes:
-            raise _fail(where, "dense", "units", "the last dense layer is the classifier: expected "
-                        "units == classes == %d, got %d (end the spec with a non-dense layer to get "
-                        "dense(%d) appended)" % (classes, last["units"], classes), index)
+            out.append(("the classifier", None, {"type": "dense", "units": classes,
+                                                 "init": None}))
+        elif last[field] != classes:
+            named = field if field == "classes" else field + " == classes"
+            raise _fail(where, last["type"], field, "the last %s layer is the classifier: expected "
+                        "%s == %d, got %d (end the spec with a non-%s layer to get dense(%d) "
+                        "appended)" % (last["type"], named, classes, last[field], last["type"],
+                                       classes), index)
     return out
 
 
@@ -642,7 +708,7 @@ def _check_budget(located, input_shape, outputs):
     naming the layer that crosses the ceiling; runs on the trace, before MXNet allocates."""
     params = activations = 0
     for (where, index, entry), in_shape, out_shape in zip(located, [input_shape] + outputs, outputs):
-        own = LAYER_KINDS[entry["type"]].params(entry, in_shape, out_shape)
+        own = LAYER_KINDS[entry["type"]].params(entry, in_shape, out_shape) or 0  # zoo: counted by MXNet
         params += own
         activations += _prod(out_shape)
         if params > MAX_PARAMS:
@@ -659,7 +725,7 @@ def _check_budget(located, input_shape, outputs):
                         index)
 
 
-def _check_input_shape(input_shape):
+def check_input_shape(input_shape):
     ok = (isinstance(input_shape, (list, tuple)) and len(input_shape) == 3
           and all(isinstance(d, numbers.Integral) and not isinstance(d, bool) and d >= 1
                   for d in input_shape))
@@ -689,7 +755,7 @@ def _located(spec, classes):
 def plan(spec, input_shape=DEFAULT_INPUT_SHAPE, classes=None):
     """(canonical layers, input shape of each, output shape of each): what ``parse_spec``,
     ``trace_shapes``, ``build_cnn`` and ``summary`` share."""
-    input_shape = _check_input_shape(input_shape)
+    input_shape = check_input_shape(input_shape)
     try:
         located = _located(spec, _check_classes(classes))
         outputs = _trace(located, input_shape)
@@ -711,14 +777,23 @@ def _file_of(spec):
     return None
 
 
+def _compact(entry):
+    """The canonical dict of a filled-in layer: added fields holding their default left out."""
+    fields = LAYER_KINDS[entry["type"]].fields
+    return {k: v for k, v in entry.items()
+            if k == "type" or not (fields[k].added and v == fields[k].default)}
+
+
 def parse_spec(spec, input_shape=DEFAULT_INPUT_SHAPE, classes=None):
     """Validate ``spec`` in any accepted form and return its canonical list of layer dicts.
 
     ``classes`` (int or None): when given and the spec does not end in a dense layer, a
     ``dense(classes)`` classifier is appended. The shapes are traced over ``input_shape``
     (channels, height, width). Raises SpecError naming the layer, type and field at fault.
+    Every field is filled in, except fields added later (conv ``groups``, conv/dense ``init``)
+    while they hold their default.
     """
-    return plan(spec, input_shape, classes)[0]
+    return [_compact(entry) for entry in plan(spec, input_shape, classes)[0]]
 
 
 def trace_shapes(spec, input_shape=DEFAULT_INPUT_SHAPE):
@@ -740,7 +815,7 @@ def spec_to_json(spec, input_shape=DEFAULT_INPUT_SHAPE):
 
 def spec_to_shorthand(spec, input_shape=DEFAULT_INPUT_SHAPE):
     """The shorthand string of ``spec`` (canonical layers, defaults left out)."""
-    return "-".join(_to_token(layer) for layer in parse_spec(spec, input_shape))
+    return "-".join(layer_token(layer) for layer in plan(spec, input_shape)[0])
 
 
 # Activations that never decrease: max(f(a), f(b)) == f(max(a, b)), so a max-pool commutes with
@@ -826,7 +901,7 @@ def from_seed_tuples(cnnlayers, fclayers, activation="relu", classes=10):
             where = "%s[%d]" % (group, i)
             for raw in _seed_item(group, item, where, act):
                 located += [(where, None, entry) for entry in _normalize(raw, where)]
-    return [entry for _, _, entry in _structure(located, _check_classes(classes))]
+    return [_compact(entry) for _, _, entry in _structure(located, _check_classes(classes))]
 
 
 def _seed_dict(spec):
@@ -895,3 +970,20 @@ RECIPE_SHORTHAND = {
                   "conv128k3p1-bn-relu-conv128k3p1-bn-pool2-relu-dense256-bn-relu",
 }
 PRESETS.update((name, parse_spec(text, classes=10)) for name, text in RECIPE_SHORTHAND.items())
+
+# The other systems people compare on Fashion-MNIST (issue 18; docs/seeds.md has each one's
+# source and what we chose where it was silent). Keras defaults where a system named none:
+# ReLU, 'valid' (unpadded) convolutions, a flatten before the first dense layer.
+SEED_SYSTEMS = {
+    "mlp": "dense256-relu-dense512-relu-dense100-relu-dense10",
+    "vgg": "conv32k3p1-relu-conv64k3p1-relu-pool2-conv128k3p1-relu-conv256k3-relu-pool3-dense10",
+    "dense": "dense300-relu-dense100-relu-dense10",
+    "cnn1": "conv32k3-relu-pool2-conv64k3-relu-conv64k3-relu-pool2-flatten-drop0.5-dense10",
+    "cnn2": "conv32k3p1@he_normal-relu-pool2-drop0.2-conv64k3p1-relu-pool2-drop0.2-"
+            "conv128k3p1-relu-drop0.5-dense128-relu-dense10",
+    "lenet5": "pad2-conv6k5-tanh-avgpool2-conv16k5-tanh-avgpool2-conv120k5-tanh-dense84-tanh-dense10",
+    "cnn-dropout": "conv32k3-relu-pool2-drop0.25-conv64k3-relu-pool2-drop0.25-conv128k3-relu-"
+                   "dense128-relu-dense10",
+    "mobilenet": [{"type": "zoo", "name": "mobilenet1.0", "resize": 56}],
+}
+PRESETS.update((name, parse_spec(spec, classes=10)) for name, spec in SEED_SYSTEMS.items())

@@ -145,13 +145,13 @@ def test_missing_without_download_says_skipped(isolated):
 
 @pytest.mark.parametrize("name, hint", [("fashion-mnst", "fashion-mnist"), ("mnsit", "mnist")])
 def test_bad_name_suggests(name, hint):
-    with pytest.raises(ValueError, match="Did you mean %r" % hint):
+    with pytest.raises(ValueError, match="did you mean %r" % hint):
         load_dataset(name)
 
 
 def test_name_and_split_spellings_and_errors(idx_dir):
     assert load_dataset("Fashion_MNIST", "t10k", root=idx_dir).images.shape[0] == 20
-    with pytest.raises(ValueError, match="Did you mean 'train'"):
+    with pytest.raises(ValueError, match="did you mean 'train'"):
         load_dataset(split="trian", root=idx_dir)
     with pytest.raises(ValueError, match="train_val_split"):
         load_dataset(split="validation", root=idx_dir)
@@ -399,7 +399,7 @@ def test_last_batch_discard_and_rollover():
     assert sum(e0, []) == order0[:8]
     assert sum(e1, [])[:2] == order0[8:]  # the leftover starts the next epoch
     assert sorted(sum(e0 + e1, [])[:20]) == sorted(list(range(n)) * 2)
-    with pytest.raises(ValueError, match="last_batch: expected one of.*Did you mean 'discard'"):
+    with pytest.raises(ValueError, match="last_batch: expected one of.*did you mean 'discard'"):
         BatchIterator(ids_images(n), last_batch="dicsard")
 
 
@@ -470,8 +470,8 @@ def test_iterator_argument_errors():
     x = np.zeros((4, 8, 8), np.uint8)
     with pytest.raises(ValueError, match="batch_size: expected a positive integer"):
         BatchIterator(x, batch_size=0)
-    with pytest.raises(TypeError, match="ctx: expected an mxnet Context"):
-        BatchIterator(x, ctx="cpu")
+    with pytest.raises(TypeError, match="ctx: expected None"):
+        BatchIterator(x, ctx=0)
     with pytest.raises(ValueError, match="gives no batches"):
         BatchIterator(x, batch_size=5, last_batch="discard")
 
@@ -560,7 +560,7 @@ def test_make_augment_specs():
         assert make_augment(nothing) is None
     fn = lambda b, rng: b  # noqa: E731
     assert make_augment(fn).transforms == [fn]
-    with pytest.raises(ValueError, match="Did you mean 'flip'"):
+    with pytest.raises(ValueError, match="did you mean 'flip'"):
         make_augment("flp,crop4")
     with pytest.raises(ValueError, match="whole number of pixels"):
         make_augment("crop2.5")

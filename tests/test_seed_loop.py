@@ -81,19 +81,21 @@ def _spread(runs):
             for k in runs[0]}
 
 
-# Why the bound is what it is. fit and the seed loop see the one batch in different orders, and
-# fit runs a hybridized graph where the seed loop runs imperatively, so their sums round
-# differently; a BatchNorm network trained with SGD at lr 0.1 amplifies that. How much depends
-# on the CPU's kernels: on an AVX-512 machine with MKL-DNN the runs agree to a few ulps, with
+# Why the bound is what it is. fit and the seed loop see the one batch in different orders, fit
+# runs a hybridized graph where the seed loop runs imperatively, and the two feed MKL-DNN from
+# differently made buffers, so their sums round differently; a BatchNorm network trained with SGD
+# at lr 0.1 amplifies that. How much depends on the CPU, the kernels and the thread count: on an
+# AVX-512 machine with MKL-DNN on one thread the runs agree to a few ulps, with 2 threads or
 # MXNET_MKLDNN_ENABLED=0 (or on an AVX2 EPYC) a parameter of the bn net moves by up to 6% of its
 # change between two sample orders. So no fixed share of a step holds everywhere, and the test
-# measures the rounding it can see on the machine it runs on: within each loop, runs that can
-# differ only by rounding (the seed loop with three sample orders; fit with two orders and
-# without hybridization). fit must land within ROUNDING_FACTOR times the larger of the two
-# spreads of the seed loop, plus a floor of 16 float32 ulps of the weights (runs that agree to
-# the bit still leave each loop its own last-bit rounding). A real difference in the update is
-# the same in every run of one loop, so it does not widen either spread; the power of the check
-# is shown by the test after it, where a learning rate 2.5% off is flagged on the same bound.
+# measures the rounding it can see on the machine it runs on: within each loop, runs that differ
+# only by rounding (sample orders; starts one ulp away, the size of any rounding difference in an
+# intermediate result; for fit also without hybridization). fit must land within
+# ROUNDING_FACTOR times the larger of the two spreads of the seed loop, plus a floor of 16 float32
+# ulps of the weights (runs that agree to the bit still leave each loop its own last-bit
+# rounding). A real difference in the update is the same in every run of one loop, so it does
+# not widen either spread; the power of the check is shown by the test after it, where a
+# learning rate 2.5% off is flagged on the same bound.
 EPOCHS = 3
 ROUNDING_FACTOR = 4.0
 ULPS = 16 * np.finfo(np.float32).eps
@@ -116,8 +118,25 @@ def _setup(name, optimizer, lr, tmp_path):
     return rung, x, y, start_net
 
 
+def _nudged(spec, net, tmp_path, seed):
+    """A copy of ``net`` with every trained weight moved by one float32 ulp, up or down at random:
+    the size of difference that rounding makes in any intermediate result."""
+    twin = _copy(spec, net, tmp_path)
+    rng = np.random.default_rng(seed)
+    for p in twin.collect_params().values():
+        if p.grad_req != "null":
+            w = p.data().asnumpy()
+            w *= 1 + np.finfo(np.float32).eps * rng.choice([-1, 1], size=w.shape)
+            p.set_data(mx.nd.array(w.astype(np.float32)))
+    return twin
+
+
 def _seed_loop_runs(seed_loop, rung, start_net, tmp_path, x, y):
-    return [_seed_loop_weights(seed_loop, rung, start_net, tmp_path, x, y, s) for s in (0, 1, 2)]
+    """Seed-loop runs that differ by rounding only: three sample orders, and two starts one ulp
+    away from the common one."""
+    runs = [_seed_loop_weights(seed_loop, rung, start_net, tmp_path, x, y, s) for s in (0, 1, 2)]
+    return runs + [_seed_loop_weights(seed_loop, rung, _nudged(rung.spec, start_net, tmp_path, s),
+                                      tmp_path, x, y, 0) for s in (1, 2)]
 
 
 # The bn network is compared under SGD: Adam divides each gradient by its own running size, so a
@@ -134,7 +153,8 @@ def test_fit_makes_the_seed_loops_updates(seed_loop, tmp_path, name, optimizer, 
     theirs = _seed_loop_runs(seed_loop, rung, start_net, tmp_path, x, y)
     ours = [_fit_weights(rung, start_net, tmp_path, x, y, 0),
             _fit_weights(rung, start_net, tmp_path, x, y, 1),
-            _fit_weights(rung, start_net, tmp_path, x, y, 0, hybridize=False)]
+            _fit_weights(rung, start_net, tmp_path, x, y, 0, hybridize=False),
+            _fit_weights(rung, _nudged(rung.spec, start_net, tmp_path, 3), tmp_path, x, y, 0)]
     assert ours[0].keys() == theirs[0].keys() == start.keys() and len(start) >= 8
     for k in start:
         assert np.abs(theirs[0][k] - start[k]).max() > 1e-6, k  # it trained

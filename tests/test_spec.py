@@ -23,7 +23,8 @@ SEED_FC_DROPOUT = ([256, "BN"], [0.3], [64, "BN"], [0.3])
 # One layer of every kind, written minimally (required fields only).
 MINIMAL = {
     "conv": {"channels": 4, "kernel": 3}, "pool": {"size": 2}, "globalpool": {}, "bn": {},
-    "dropout": {"rate": 0.25}, "flatten": {}, "dense": {"units": 5},
+    "dropout": {"rate": 0.25}, "flatten": {}, "dense": {"units": 5}, "pad": {"padding": 1},
+    "zoo": {"name": "cifar_resnet20_v1"},
 }
 
 
@@ -73,11 +74,13 @@ def test_seed_baseline_true_shapes():
 
 @pytest.mark.parametrize("layer_type", sorted(LAYER_KINDS))
 def test_every_layer_type_parses_from_dict_and_shorthand(layer_type):
-    before = [] if layer_type in ("pool", "globalpool", "conv") else [{"type": "flatten"}]
+    kind = LAYER_KINDS[layer_type]
+    before = [] if kind.role in ("map", "net") else [{"type": "flatten"}]
     spec = parse_spec([{"type": "conv", "channels": 3, "kernel": 3}] + before + [minimal(layer_type)])
     layer = spec[-1]
     assert layer["type"] == layer_type
-    assert set(layer) == {"type"} | set(LAYER_KINDS[layer_type].fields)  # all defaults filled
+    # all defaults filled, except fields added later that hold their default (left out)
+    assert set(layer) == {"type"} | {f for f, field in kind.fields.items() if not field.added}
     assert parse_spec(spec_to_shorthand(spec)) == spec  # the shorthand can say it too
     assert len(trace_shapes(spec)) == len(spec)
 
@@ -206,7 +209,8 @@ def test_presets_are_the_seed_ladder():
     assert seed_spec() == PRESETS["baseline"] and seed_spec(True, 0.3) == dropout
     for name, spec in PRESETS.items():
         assert parse_spec(name) == spec == parse_spec(spec), name
-        assert spec[-1] == {"type": "dense", "units": 10}
+        assert spec[-1] in ({"type": "dense", "units": 10}, {"type": "zoo", "name": "mobilenet1.0",
+                                                            "resize": 56, "classes": 10})
 
 
 @pytest.mark.parametrize("spec", list(PRESETS) + [

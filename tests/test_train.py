@@ -2,6 +2,7 @@
 import json
 import math
 import os
+import sys
 
 import mxnet as mx
 import numpy as np
@@ -144,7 +145,11 @@ def test_augment_string_changes_training():
     ({"verbose": 3}, "verbose"),
     ({"on_nan": "ignore"}, "on_nan"),
     ({"init": "xavierr"}, "init"),
-    ({"ctx": "cpu"}, "ctx"),
+    ({"ctx": "tpu"}, "ctx"),
+    ({"ctx": 0}, "ctx"),
+    ({"batch_size": True}, "batch_size"),
+    ({"seed": True}, "seed"),
+    ({"epochs": False}, "epochs"),
     ({"train": (TRAIN[0], None)}, "labels are None"),
     ({"train": TRAIN[0]}, "pair"),
 ])
@@ -595,9 +600,16 @@ def test_verbose_levels_print(capfd):
     quick_fit(epochs=2, verbose=2)
     out, _ = capfd.readouterr()
     assert out.count("epoch ") == 2 and "val_acc" in out
+    quick_fit(epochs=2, verbose=1)  # not a terminal: one line per epoch, no bar frames
+    out, err = capfd.readouterr()
+    assert out.count("epoch ") == 2 and "\r" not in out + err
+
+
+def test_progress_bar_on_a_terminal(capfd, monkeypatch):
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
     quick_fit(epochs=1, verbose=1)
     out, err = capfd.readouterr()
-    assert "epoch 1/1" in err and "8/8" in err
+    assert "epoch 1/1" in err and "8/8" in err and out == ""
 
 
 # ---------------------------------------------------------------------------------------------

@@ -3,7 +3,8 @@ import numpy as np
 from mxnet import gluon, nd
 
 from ..data import BatchIterator
-from .inputs import batches, check_batch_size, ctx_arg, fit_ctxs, make_iterator
+from ..validation import check_batch_size, did_you_mean
+from .inputs import batches, ctx_arg, fit_ctxs, make_iterator
 from .metrics import make_metrics, metric_values
 from .params import check_initialized
 
@@ -16,8 +17,10 @@ TTA_VIEWS = {
 
 
 def check_tta(tta):
-    if tta is not None and tta not in TTA_VIEWS:
-        raise ValueError("tta: expected None or one of %s, got %r" % (sorted(TTA_VIEWS), tta))
+    """``tta`` if it is None or a name in ``TTA_VIEWS``, else a ValueError (before any work)."""
+    if tta is not None and (not isinstance(tta, str) or tta not in TTA_VIEWS):
+        raise ValueError("tta: expected None or one of %s, got %r%s"
+                         % (sorted(TTA_VIEWS), tta, did_you_mean(tta, TTA_VIEWS)))
     return tta
 
 
@@ -62,11 +65,11 @@ def evaluate(net, data, ctx=None, metrics="accuracy", batch_size=512, tta=None):
     >>> evaluate(net, (test.images, test.labels))          # doctest: +SKIP
     {'loss': 0.25, 'accuracy': 0.91}
     """
+    batch_size, tta = check_batch_size(batch_size), check_tta(tta)
     ctxs = fit_ctxs(ctx, data)
     check_initialized(net, "evaluate")
-    it = make_iterator(data, "data", check_batch_size(batch_size), ctxs)
-    return evaluate_iter(net, it, make_metrics(metrics), gluon.loss.SoftmaxCrossEntropyLoss(),
-                          check_tta(tta))
+    it = make_iterator(data, "data", batch_size, ctxs)
+    return evaluate_iter(net, it, make_metrics(metrics), gluon.loss.SoftmaxCrossEntropyLoss(), tta)
 
 
 def predict(net, images, ctx=None, batch_size=512, tta=None):
@@ -75,14 +78,13 @@ def predict(net, images, ctx=None, batch_size=512, tta=None):
     ``images`` is an array (N x H x W, N x H x W x C or N x C x H x W, uint8 or float) or a
     BatchIterator (its labels, if any, are ignored). ``tta="flip"``: as in ``evaluate``.
     """
-    check_tta(tta)
+    batch_size, tta = check_batch_size(batch_size), check_tta(tta)
     ctxs = fit_ctxs(ctx, images)
     check_initialized(net, "predict")
     if isinstance(images, BatchIterator):
         it = make_iterator(images, "images", batch_size, ctxs)
     else:
-        it = BatchIterator(images, None, batch_size=check_batch_size(batch_size),
-                                    ctx=ctx_arg(ctxs))
+        it = BatchIterator(images, None, batch_size=batch_size, ctx=ctx_arg(ctxs))
     chunks = []
     for data, _ in batches(it):
         chunks.extend(nd.softmax(_outputs(net, x, tta)) for x in data)

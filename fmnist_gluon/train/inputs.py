@@ -1,36 +1,19 @@
 """Training and evaluation inputs: contexts, batch iterators and their batches."""
-import numbers
-
-import mxnet as mx
 from mxnet import nd
 
 from ..data import BatchIterator
+from ..validation import resolve_contexts
 
-__all__ = ["resolve_ctx", "ctx_arg", "iterator_ctxs", "make_iterator", "fit_ctxs", "batches",
-           "check_batch_size"]
-
-
-def resolve_ctx(ctx):
-    """A non-empty list of contexts: all GPUs MXNet sees when ``ctx`` is None, else the CPU."""
-    if ctx is None:
-        try:
-            n = mx.context.num_gpus()
-        except mx.base.MXNetError:
-            n = 0
-        return [mx.gpu(i) for i in range(n)] or [mx.cpu()]
-    if isinstance(ctx, mx.Context):
-        return [ctx]
-    if isinstance(ctx, (list, tuple)) and ctx and all(isinstance(c, mx.Context) for c in ctx):
-        return list(ctx)
-    raise TypeError("ctx: expected None, an mx.Context or a non-empty list of them "
-                    "(e.g. [mx.gpu(0), mx.gpu(1)]), got %r" % (ctx,))
+__all__ = ["ctx_arg", "iterator_ctxs", "make_iterator", "fit_ctxs", "batches"]
 
 
 def ctx_arg(ctxs):
+    """One context alone, several as a list (what BatchIterator's ``ctx`` takes)."""
     return ctxs[0] if len(ctxs) == 1 else list(ctxs)
 
 
 def iterator_ctxs(it):
+    """A BatchIterator's contexts as a list."""
     return list(it.ctx) if isinstance(it.ctx, (list, tuple)) else [it.ctx]
 
 
@@ -57,10 +40,11 @@ def make_iterator(data, name, batch_size, ctxs, shuffle=False, seed=None, augmen
 
 
 def fit_ctxs(ctx, train):
-    """fit's contexts: ``ctx`` resolved, or a BatchIterator's own when ``ctx`` is None."""
+    """fit's contexts: a BatchIterator's own when ``ctx`` is None, else ``ctx`` resolved by
+    :func:`~fmnist_gluon.validation.resolve_contexts` (None: every GPU, else the CPU)."""
     if ctx is None and isinstance(train, BatchIterator):
         return iterator_ctxs(train)
-    return resolve_ctx(ctx)
+    return resolve_contexts(ctx)
 
 
 def batches(it):
@@ -70,8 +54,3 @@ def batches(it):
             data = [data]
             label = None if label is None else [label]
         yield data, label
-def check_batch_size(batch_size):
-    if not isinstance(batch_size, numbers.Integral) or batch_size < 1:
-        raise ValueError("batch_size: expected a positive integer, got %r" % (batch_size,))
-    return int(batch_size)
-

@@ -1,7 +1,14 @@
-"""``fit``: the epoch loop."""
-import math
-import numbers
-import os
+"""``fit``: the epoch loop. Everything around an epoch (best epoch, early stopping, progress,
+the NaN guard, user hooks) is a callback; checkpoints are one :class:`Checkpoint`.
+
+* The loop syncs with the host only every ``log_every`` batches and at the end of an epoch:
+  losses and the built-in accuracy / macro-F1 counts accumulate as NDArrays on the device;
+  callbacks' ``on_batch_end`` runs at those sync points only.
+* Exact resume: the shuffle order of epoch ``e`` depends only on ``(seed, e)`` (the iterator's
+  ``.epoch``), MXNet's generator is re-seeded from ``(seed, e)`` at the start of every epoch
+  (dropout), the trainer state is saved with ``trainer.save_states`` and every callback's
+  ``state()`` goes into the checkpoint.
+"""
 import time
 
 import mxnet as mx
@@ -9,83 +16,28 @@ import numpy as np
 from mxnet import autograd, gluon, nd
 
 from ..history import History
-from .callbacks import (Progress, Tracker, TrainingDiverged, early_stopping_config,
-                        record_divergence, resolve_monitor)
-from .checkpoint import CHECKPOINT_FORMAT, load_checkpoint, run_seed, save_checkpoint
+from .callbacks import BestEpoch, default_callbacks
+from .checkpoint import Checkpoint, run_seed
 from .evaluation import evaluate_iter
-from .inputs import batches, check_batch_size, fit_ctxs, make_iterator
+from ..validation import (check_batch_size, check_choice, check_non_negative_int, check_number,
+                          check_positive_int, check_seed)
+from .inputs import batches, fit_ctxs, make_iterator
 from .metrics import make_metrics, metric_values, smoothed_cross_entropy
-from .params import (average_statistics, epoch_seed, finish_deferred_init, initialize, make_init,
-                     restore_params, snapshot_params, weights_norm)
+from .params import average_statistics, epoch_seed, finish_deferred_init, initialize, make_init
 from .schedules import check_optimizer, make_lr_scheduler, make_trainer
 
 __all__ = ["fit"]
 
 
-def _train_epoch(net, it, trainer, loss_fn, metrics, progress, log_every):
-    """One pass over ``it``.
-
-    Returns ``(row, None)``, or ``(None, (batch, what))`` when the loss or the weights became
-    non-finite (batch: 1-based).  The host syncs only every ``log_every`` batches: the batch
-    losses wait on the device until then, and the check looks at all of them at once.
-    """
-    for m in metrics:
-        m.reset()
-    ctx0 = next(iter(net.collect_params().values())).list_ctx()[0]
-    state = {"pending": [], "total": 0.0, "count": 0}
-
-    def sync(batch):  # batch: 1-based number of the last batch run
-        values = nd.concat(*state["pending"], dim=0).asnumpy() if state["pending"] else []
-        state["pending"] = []
-        bad = np.flatnonzero(~np.isfinite(values))
-        if len(bad):
-            return batch - len(values) + 1 + int(bad[0]), "loss"
-        if not math.isfinite(float(weights_norm(net, ctx0).asscalar())):
-            return batch, "weights"  # e.g. NaN pixels: ReLU hides them from the loss
-        state["total"] += float(np.sum(values))
-        progress.show({"loss": state["total"] / max(state["count"], 1),
-                       **metric_values(metrics, "")})
-        return None
-
-    start = time.perf_counter()
-    batch = 0
-    for batch, (data, label) in enumerate(batches(it), 1):
-        with autograd.record():
-            outs = [net(x) for x in data]
-            losses = [loss_fn(o, y) for o, y in zip(outs, label)]
-        autograd.backward(losses)
-        n = sum(x.shape[0] for x in data)
-        trainer.step(n)
-        state["count"] += n
-        sums = [l.sum().as_in_context(ctx0) for l in losses]
-        state["pending"].append((nd.add_n(*sums) if len(sums) > 1 else sums[0]).reshape((1,)))
-        probs = [nd.softmax(o.detach()) for o in outs]
-        for m in metrics:
-            m.update(label, probs)
-        progress.advance()
-        if batch % log_every == 0:
-            problem = sync(batch)
-            if problem:
-                return None, problem
-    problem = sync(batch)
-    if problem:
-        return None, problem
-    seconds = time.perf_counter() - start
-    row = {"train_loss": state["total"] / max(state["count"], 1),
-           **metric_values(metrics, "train_")}
-    row["images_per_sec"] = state["count"] / seconds if seconds > 0 else float("nan")
-    return row, None
-
-
-def fit(net, train, val=None, epochs=10, optimizer="sgd", lr=0.1, wd=0.0, batch_size=128,
+def fit(net, train, val=None, epochs=10, *, optimizer="sgd", lr=0.1, wd=0.0, batch_size=128,
         ctx=None, metrics="accuracy", init="xavier", init_magnitude=3.0, seed=None,
         lr_scheduler=None, hybridize=True, checkpoint_dir=None, resume=True, early_stopping=None,
         restore_best=False, monitor="val_accuracy", augment=None, verbose=True,
         optimizer_params=None, on_nan="stop", kvstore="device", log_every=50,
-        label_smoothing=0.0):
+        label_smoothing=0.0, callbacks=None):
     """Train ``net`` with softmax cross-entropy and return its :class:`History`.
 
-    Parameters (the less obvious ones):
+    Every parameter after ``epochs`` is keyword-only. Parameters (the less obvious ones):
 
     train, val : an (images, labels) pair of arrays (train is shuffled with ``seed``, val not)
         or a ``data.BatchIterator`` (used as it is; its contexts when ``ctx`` is None).
@@ -117,82 +69,69 @@ def fit(net, train, val=None, epochs=10, optimizer="sgd", lr=0.1, wd=0.0, batch_
         ``label_smoothing``: the true class gets ``1 - e + e/K``, the others ``e/K``).
         ``train_loss`` is then the smoothed loss being minimised, as in Keras; ``val_loss``
         stays the plain cross-entropy.
+    callbacks : a list of :class:`~fmnist_gluon.train.callbacks.Callback` instances (yours,
+        or built-ins such as ``EarlyStopping``, ``CSVLogger``, ``ReduceLROnPlateau``).
+        ``early_stopping``, ``restore_best``/``monitor``, ``verbose`` and ``on_nan`` are
+        shorthands that build the built-in ``EarlyStopping``, ``BestEpoch``, ``ProgressBar``
+        and ``TerminateOnNaN``; a built-in given here replaces the shorthand's.
     """
-    if not isinstance(epochs, numbers.Integral) or epochs < 0:
-        raise ValueError("epochs: expected a non-negative integer, got %r" % (epochs,))
-    if on_nan not in ("stop", "raise"):
-        raise ValueError("on_nan: expected 'stop' or 'raise', got %r" % (on_nan,))
-    if seed is not None and (not isinstance(seed, numbers.Integral) or seed < 0):
-        raise ValueError("seed: expected None or a non-negative integer, got %r" % (seed,))
-    if not isinstance(log_every, numbers.Integral) or log_every < 1:
-        raise ValueError("log_every: expected a positive integer, got %r" % (log_every,))
-    if not (isinstance(label_smoothing, numbers.Real) and 0 <= label_smoothing < 1):
-        raise ValueError("label_smoothing: expected a number in [0, 1), e.g. 0.1, got %r"
-                         % (label_smoothing,))
-    batch_size = check_batch_size(batch_size)
+    batch_size = _check_arguments(epochs, on_nan, seed, log_every, label_smoothing, batch_size)
     check_optimizer(optimizer, optimizer_params, lr_scheduler)
-    progress = Progress(verbose, int(epochs))
     ctxs = fit_ctxs(ctx, train)
-    saved = load_checkpoint(checkpoint_dir) if checkpoint_dir and resume else None
+    checkpoint = Checkpoint(checkpoint_dir) if checkpoint_dir else None
+    saved = checkpoint.load() if checkpoint and resume else None
     seed = run_seed(seed, saved, batch_size, checkpoint_dir)
 
-    # data, metrics, what to monitor
+    # data, metrics, callbacks (which check their monitor keys before any work)
     train_it = make_iterator(train, "train", batch_size, ctxs, shuffle=True, seed=seed,
-                         augment=augment)
+                             augment=augment)
     val_it = None if val is None else make_iterator(val, "val", batch_size, ctxs)
     train_metrics, val_metrics = make_metrics(metrics), make_metrics(metrics)
-    names = list(metric_values(train_metrics, ""))
-    keys = lambda m: resolve_monitor(m, val_it is not None, names)  # noqa: E731
-    if val_it is None and monitor.startswith("val_") and not (restore_best or early_stopping):
-        monitor = monitor[4:]  # no validation data: the best epoch is the training one's
-    tracker = Tracker(keys(monitor), early_stopping_config(early_stopping, monitor, keys),
-                       restore_best)
+    cbs = default_callbacks(callbacks, monitor, early_stopping, restore_best, verbose, on_nan,
+                            val_it is not None)
+    params = _callback_params(epochs, train_it, val_it, train_metrics, log_every, checkpoint_dir)
+    for cb in cbs:
+        cb.set_params(params)
+    best = next(cb for cb in cbs if isinstance(cb, BestEpoch))
 
-    # network and trainer
-    mx.random.seed(int(seed))
-    initialize(net, make_init(init, init_magnitude), ctxs)
-    finish_deferred_init(net, train_it)
-    if hybridize and isinstance(net, gluon.HybridBlock):
-        # static memory is ~5-30% faster on one device; on several, MXNet 1.9.1 sometimes
-        # loses a BatchNorm statistics update with it (docs/training.md), so plain there
-        static = len(ctxs) == 1
-        net.hybridize(static_alloc=static, static_shape=static)
+    # network, trainer, history; on resume, everything the checkpoint holds
+    _prepare_network(net, ctxs, seed, make_init(init, init_magnitude), train_it, hybridize)
     if saved is not None:
-        net.load_parameters(os.path.join(checkpoint_dir, saved["params"]), ctx=ctxs)
+        checkpoint.load_params(net, saved, ctxs)
     scheduler = make_lr_scheduler(lr_scheduler, lr, epochs, len(train_it))
     trainer = make_trainer(net, optimizer, lr, wd, optimizer_params, scheduler, kvstore)
-    loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
-    train_loss_fn = smoothed_cross_entropy(label_smoothing) if label_smoothing else loss_fn
-
-    history = History(monitor=tracker.key, meta={
+    history = History(monitor=best.key, meta={
         "seed": int(seed), "batch_size": batch_size,
         "optimizer": optimizer if isinstance(optimizer, str) else type(optimizer).__name__,
         "train_samples": train_it.num_samples})
-    start = 0
     if saved is not None:
-        trainer.load_states(os.path.join(checkpoint_dir, saved["states"]))
+        checkpoint.load_trainer(trainer, saved)
         history = History.from_dict(saved["history"])
-        history.monitor = tracker.key
-        tracker.load(saved, history, checkpoint_dir)
-        start = epochs if history.stopped_reason else saved["epoch"]
-        progress.say("resumed from %s after epoch %d%s" % (
-            checkpoint_dir, saved["epoch"],
-            " (the run had stopped: %s)" % history.stopped_reason if start == epochs else ""))
+        history.monitor = best.key
     history.meta["contexts"] = [str(c) for c in ctxs]
+    for cb in cbs:
+        cb.net, cb.trainer, cb.history = net, trainer, history
+    if saved is not None:
+        checkpoint.restore_callbacks(cbs, saved)
+    start = 0 if saved is None else epochs if history.stopped_reason else saved["epoch"]
+    loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
+    train_loss_fn = smoothed_cross_entropy(label_smoothing) if label_smoothing else loss_fn
 
-    # the loop
     try:
-        for epoch in range(start, epochs):
-            last_good = snapshot_params(net)
-            mx.random.seed(epoch_seed(seed, epoch))  # dropout: a function of (seed, epoch)
-            train_it.epoch = epoch  # shuffle and augmentation: a function of (seed, epoch)
-            progress.start(epoch + 1, len(train_it))
+        for cb in cbs:
+            cb.on_train_begin({"start_epoch": saved["epoch"] if saved else 0,
+                               "resumed_from": checkpoint_dir if saved else None,
+                               "stopped": history.stopped_reason if saved else None})
+        for epoch in range(start + 1, epochs + 1):  # 1-based, as the history's rows
+            for cb in cbs:
+                cb.on_epoch_begin(epoch)
+            mx.random.seed(epoch_seed(seed, epoch - 1))  # dropout: a function of (seed, epoch)
+            train_it.epoch = epoch - 1  # shuffle and augmentation: a function of (seed, epoch)
             tic = time.perf_counter()
-            row, problem = _train_epoch(net, train_it, trainer, train_loss_fn, train_metrics,
-                                        progress, log_every)
-            if problem:
-                progress.close()
-                record_divergence(net, history, last_good, epoch + 1, problem, checkpoint_dir, on_nan)
+            row, reason = _train_epoch(net, train_it, trainer, train_loss_fn, train_metrics, cbs,
+                                       log_every)
+            if reason:  # a callback stopped inside the epoch (e.g. a NaN): no row, no checkpoint
+                history.stopped_reason = reason
                 break
             if len(ctxs) > 1:
                 average_statistics(net)
@@ -200,26 +139,117 @@ def fit(net, train, val=None, epochs=10, optimizer="sgd", lr=0.1, wd=0.0, batch_
                 row.update({"val_" + k: v for k, v in
                             evaluate_iter(net, val_it, val_metrics, loss_fn).items()})
             speed = row.pop("images_per_sec")
-            row = {"epoch": epoch + 1, **row, "lr": float(trainer.learning_rate),
+            row = {"epoch": epoch, **row, "lr": float(trainer.learning_rate),
                    "seconds": time.perf_counter() - tic, "images_per_sec": speed}
             history.append(row)
-            improved, history.stopped_reason = tracker.update(row, net)
-            progress.end(row)
-            if checkpoint_dir:
-                save_checkpoint(checkpoint_dir, net, trainer, dict(
-                    tracker.state(), format=CHECKPOINT_FORMAT, epoch=epoch + 1, seed=int(seed),
-                    batch_size=batch_size, iterator_epoch=epoch + 1,
-                    history=history.to_dict()), improved)
+            history.stopped_reason = _stop_reason(cbs, "on_epoch_end", epoch, row)
+            if checkpoint is not None and _writes_checkpoints(kvstore):
+                checkpoint.save(epoch, net, trainer, history, cbs, seed, batch_size,
+                                best.improved)
             if history.stopped_reason:
-                progress.say(history.stopped_reason)
                 break
+        for cb in cbs:
+            cb.on_train_end(history)
     finally:
-        progress.close()
-    if restore_best and tracker.snapshot is not None:
-        restore_params(net, tracker.snapshot)
-        history.meta["restored_epoch"] = history.best_epoch
-    if on_nan == "raise" and history.meta.get("diverged"):
-        d = history.meta["diverged"]
-        raise TrainingDiverged(history.stopped_reason, d["epoch"], d["batch"], history)
+        for cb in cbs:
+            getattr(cb, "close", lambda: None)()  # e.g. a progress bar left open by an error
     return history
 
+
+def _callback_params(epochs, train_it, val_it, metrics, log_every, checkpoint_dir):
+    """What callbacks see as ``self.params``: fit's settings and the row keys it records."""
+    names = list(metric_values(metrics, ""))
+    keys = ["train_loss"] + ["train_" + n for n in names]
+    if val_it is not None:
+        keys += ["val_loss"] + ["val_" + n for n in names]
+    return {"epochs": int(epochs), "batches_per_epoch": len(train_it), "keys": keys,
+            "has_val": val_it is not None, "log_every": int(log_every),
+            "checkpoint_dir": checkpoint_dir}
+
+
+def _prepare_network(net, ctxs, seed, init, train_it, hybridize):
+    """Initialise what is not yet (a function of ``seed``), on ``ctxs``, and hybridize."""
+    mx.random.seed(int(seed))
+    initialize(net, init, ctxs)
+    finish_deferred_init(net, train_it)
+    if hybridize and isinstance(net, gluon.HybridBlock):
+        # static memory is ~5-30% faster on one device; on several, MXNet 1.9.1 sometimes
+        # loses a BatchNorm statistics update with it (docs/training.md), so plain there
+        static = len(ctxs) == 1
+        net.hybridize(static_alloc=static, static_shape=static)
+
+
+def _writes_checkpoints(kvstore):
+    """Whether this process writes the checkpoints: with data-parallel training (one ``fit``
+    per worker on a dist kvstore) only rank 0 does; a local kvstore's rank is 0."""
+    return getattr(kvstore, "rank", 0) == 0
+
+
+def _stop_reason(cbs, hook, *args):
+    """Call ``hook`` on every callback; the first stop request as a reason (or None)."""
+    reason = None
+    for cb in cbs:
+        asked = getattr(cb, hook)(*args)
+        if asked and reason is None:
+            reason = asked if isinstance(asked, str) else "stopped by %s (%s, %s %d)" % (
+                type(cb).__name__, hook, "epoch" if hook == "on_epoch_end" else "batch", args[0])
+    return reason
+
+
+def _check_arguments(epochs, on_nan, seed, log_every, label_smoothing, batch_size):
+    """The scalar arguments, checked before any work (validation's shared checks)."""
+    check_non_negative_int(epochs, "epochs")
+    check_choice(on_nan, "on_nan", ("stop", "raise"))
+    check_seed(seed)
+    check_positive_int(log_every, "log_every")
+    check_number(label_smoothing, "label_smoothing", 0.0, 1.0, high_open=True, hint=", e.g. 0.1")
+    return check_batch_size(batch_size)
+
+
+def _train_epoch(net, it, trainer, loss_fn, metrics, cbs, log_every):
+    """One pass over ``it``: ``(row, None)``, or ``(None, reason)`` when a callback stopped it.
+
+    The host syncs only every ``log_every`` batches: the batch losses wait on the device until
+    then, and the callbacks' ``on_batch_end`` (the NaN guard among them) sees all of them.
+    """
+    for m in metrics:
+        m.reset()
+    ctx0 = next(iter(net.collect_params().values())).list_ctx()[0]
+    state = {"pending": [], "total": 0.0, "count": 0}
+
+    def sync(batch):  # batch: 1-based number of the last batch run
+        values = nd.concat(*state["pending"], dim=0).asnumpy() if state["pending"] else []
+        values = np.asarray(values, dtype=np.float32)
+        state["pending"] = []
+        state["total"] += float(np.sum(values))
+        logs = {"loss": state["total"] / max(state["count"], 1), **metric_values(metrics, ""),
+                "batch_losses": values}
+        return _stop_reason(cbs, "on_batch_end", batch, logs)
+
+    start = time.perf_counter()
+    batch = 0
+    for batch, (data, label) in enumerate(batches(it), 1):
+        with autograd.record():
+            outs = [net(x) for x in data]
+            losses = [loss_fn(o, y) for o, y in zip(outs, label)]
+        autograd.backward(losses)
+        n = sum(x.shape[0] for x in data)
+        trainer.step(n)
+        state["count"] += n
+        sums = [l.sum().as_in_context(ctx0) for l in losses]
+        state["pending"].append((nd.add_n(*sums) if len(sums) > 1 else sums[0]).reshape((1,)))
+        probs = [nd.softmax(o.detach()) for o in outs]
+        for m in metrics:
+            m.update(label, probs)
+        if batch % log_every == 0:
+            reason = sync(batch)
+            if reason:
+                return None, reason
+    reason = sync(batch)
+    if reason:
+        return None, reason
+    seconds = time.perf_counter() - start
+    row = {"train_loss": state["total"] / max(state["count"], 1),
+           **metric_values(metrics, "train_")}
+    row["images_per_sec"] = state["count"] / seconds if seconds > 0 else float("nan")
+    return row, None
