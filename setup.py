@@ -41,7 +41,7 @@ setup(
         "Pillow>=8",  # image files for predict; matplotlib depends on it already
     ],
     extras_require={
-        "test": ["pytest>=7", "hypothesis>=6.100,<7"],
+        "test": ["pytest>=7", "hypothesis>=6.100,<7", "ruff==0.17.6"],
         # Ladder and sweeps on Ray (docs/distributed.md). pyarrow 26 needs numpy 2, which pip
         # does not see from Ray's requirements: pinned below it.
         "ray": ["ray[tune]==2.60.0", "pyarrow<26"],
@@ -55,6 +55,11 @@ setup(
         "notebook": ["jupytext==1.19.6", "nbclient==0.11.0", "ipykernel==7.4.0"],
         # fmnist_gluon.tensorboard.TensorBoardLogger
         "tensorboard": ["tensorboardX==2.6.5"],
+        # benchmarks/bench_peers.py: the same network and loop in PyTorch and Keras. These pins
+        # install beside numpy 1.23.5 on Python 3.11 (TensorFlow 2.18+ needs numpy >= 1.26).
+        # Install them in a venv of their own (scripts/setup-env.sh makes .venv-peers): beside
+        # torch 2, gluoncv 0.10.5 refuses to import its model zoo.
+        "peers": ["torch==2.13.0", "tensorflow-cpu==2.17.1", "keras==3.15.1"],
     },
     entry_points={"console_scripts": ["fmnist-gluon=fmnist_gluon.cli:main"]},
     classifiers=[

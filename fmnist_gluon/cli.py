@@ -25,6 +25,7 @@ import sys
 import textwrap
 import traceback
 
+from . import threads
 from .spec import PRESETS, parse_spec, spec_to_json
 
 EXIT_USAGE = 2  # argparse's status for bad usage; we use it for every input error
@@ -84,7 +85,7 @@ def configure_summary(parser):
 
 def run_summary(args):
     """Print each layer's output shape, parameters and MACs for a spec."""
-    from .model import summary
+    from .model import summary  # imports mxnet: only after main() applied --threads
 
     layers = checked(parse_spec, args.spec, args.input_shape, args.classes)
     if args.json:
@@ -459,6 +460,9 @@ def build_parser(prog="fmnist-gluon"):
                                   epilog=textwrap.dedent(example).strip() or None,
                                   formatter_class=argparse.RawDescriptionHelpFormatter)
         configure(sub)
+        sub.add_argument("--threads", type=positive_int, metavar="N",  # applied early by main()
+                         help="MXNet's OpenMP threads (default: one per physical core, or "
+                              "OMP_NUM_THREADS when set)")
         sub.set_defaults(run=run)
     return parser
 
@@ -471,6 +475,15 @@ def main(argv=None, prog="fmnist-gluon", command=None):
     its options, and the command line recorded in reports is ``prog`` + ``argv``.
     """
     argv = sys.argv[1:] if argv is None else list(argv)
+    early = argparse.ArgumentParser(add_help=False)  # --threads: before anything loads mxnet
+    early.add_argument("--threads", type=positive_int)
+    known, _ = early.parse_known_args(argv)
+    if known.threads is not None:
+        try:
+            threads.use(known.threads)
+        except RuntimeError as exc:
+            print("error: --threads: %s" % exc, file=sys.stderr)
+            return EXIT_USAGE
     args = build_parser(prog).parse_args(([command] if command else []) + argv)
     args.command_line = " ".join([prog] + [shlex.quote(a) for a in argv])
     try:

@@ -650,6 +650,11 @@ class BatchIterator:
 
     # ---- sizes ----
     @property
+    def labels(self):
+        """The int32 labels (read-only view), or None when the iterator has none."""
+        return self._y
+
+    @property
     def num_samples(self):
         return self._x.shape[0]
 

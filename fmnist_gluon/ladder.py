@@ -20,7 +20,6 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field
 
-import numpy as np
 
 from . import plot, stats
 from .data import load_dataset, train_val_split

@@ -42,4 +42,13 @@ if [ ! -f "$STAMP" ] || [ setup.py -nt "$STAMP" ]; then
   .venv/bin/python -m pip install -q -e ".[test,ray,onnx,docs,notebook,tensorboard]"
   touch "$STAMP"
 fi
+# PyTorch and Keras for benchmarks/bench_peers.py, in a venv of their own: beside torch 2,
+# gluoncv 0.10.5 refuses to import its model zoo. Set FMNIST_SKIP_PEERS=1 to skip.
+PEERS_STAMP=.venv-peers/.installed
+if [ "${FMNIST_SKIP_PEERS:-0}" != "1" ] && { [ ! -f "$PEERS_STAMP" ] || [ setup.py -nt "$PEERS_STAMP" ]; }; then
+  echo "== installing PyTorch and Keras into .venv-peers (benchmarks/bench_peers.py)"
+  [ -x .venv-peers/bin/python ] || "$PY" -m venv .venv-peers
+  .venv-peers/bin/python -m pip install -q "numpy==1.23.5" "torch==2.13.0" "tensorflow-cpu==2.17.1" "keras==3.15.1"
+  touch "$PEERS_STAMP"
+fi
 export PATH="$ROOT/.venv/bin:$PATH"

@@ -7,6 +7,8 @@ import struct
 import numpy as np
 import pytest
 
+import fmnist_gluon  # noqa: F401  (first: its thread defaults apply before any test imports mxnet)
+
 REAL_DIR = "/usr/share/datasets/fashion-mnist"
 BENCHMARKS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks")
 

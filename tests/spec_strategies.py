@@ -239,7 +239,7 @@ SPECS = weighted((12, VALID_ORDERED), (8, ordered_layers()), (1, WHOLE), (8, st.
 )))
 
 INPUT_SHAPES = weighted((6, st.just((1, 28, 28))), (2, st.tuples(st.integers(1, 3), st.integers(1, 12),
-                                                                 st.integers(1, 12))), (1, 
+                                                                 st.integers(1, 12))), (1,
 
     st.one_of(st.tuples(st.integers(-1, 2), st.integers(0, 5)), st.tuples(st.integers(0, 3), st.just(28), st.just(28)),
               st.just((1, 28.0, 28)), st.just((True, 28, 28)), st.just("1x28x28"), st.just(None))))

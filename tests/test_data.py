@@ -367,7 +367,7 @@ def test_order_depends_only_on_seed_and_epoch():
     a = BatchIterator(ids_images(n), np.arange(n), batch_size=8, shuffle=True, seed=7)
     b = BatchIterator(ids_images(n), np.arange(n), batch_size=8, shuffle=True, seed=7)
     c = BatchIterator(ids_images(n), np.arange(n), batch_size=8, shuffle=True, seed=8)
-    a0, a1, a2 = epoch_ids(a), epoch_ids(a), epoch_ids(a)
+    a0, _, a2 = epoch_ids(a), epoch_ids(a), epoch_ids(a)  # epochs 0, 1, 2
     b.epoch = 2  # resume: jump straight to epoch 2
     assert epoch_ids(b) == a2
     b.epoch = 0

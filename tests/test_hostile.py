@@ -265,13 +265,9 @@ def test_bad_labels_to_fit_and_evaluate(net, case, labels, kind, words):
 
 
 # What needs the network to check: the array checks (data.py) cannot know the net's input size or
-# its number of classes; fit/evaluate/predict (the train package) can. Strict xfails: they start
-# failing, as a reminder to drop the marker, once the check is there.
-NEEDS_THE_NET = pytest.mark.xfail(strict=True, reason="needs a check in fit/evaluate/predict against "
-                                  "the network (train package); see docs/reliability.md")
+# its number of classes; fit/evaluate/predict run one image through the network first.
 
 
-@NEEDS_THE_NET
 @pytest.mark.parametrize("images", [RNG.random((4, 28, 27)), RNG.random((4, 3, 28, 28))],
                          ids=["28x27", "3 channels into 1"])
 def test_images_that_do_not_fit_the_network(net, images):
@@ -279,7 +275,15 @@ def test_images_that_do_not_fit_the_network(net, images):
     assert message.startswith("images:")
 
 
-@NEEDS_THE_NET
+@pytest.mark.parametrize("data, words", [
+    ((RNG.random((4, 28, 27)).astype(np.float32), LABELS), "images: an image of shape 1x28x27"),
+    ((IMAGES, np.full(4, 12)), "labels: label 12 (in train)")], ids=["28x27", "label 12"])
+def test_fit_refuses_data_that_do_not_fit_the_network_before_training(data, words):
+    fresh = build_cnn("conv4k3-relu-pool2", classes=10)
+    message = _refused(lambda: fit(fresh, data, epochs=1, verbose=0), ValueError, words)
+    assert words in message
+
+
 def test_labels_beyond_the_networks_classes(net):
     # MXNet's pick() clips label 12 to class 9 without a word: the loss is silently wrong.
     message = _refused(lambda: evaluate(net, (IMAGES, np.full(4, 12))), ValueError, "labels")

@@ -20,9 +20,9 @@ ALL_KINDS = ("conv8k3s1p1-bn-relu-conv8k5s2p2g2@he_normal-lrelu0.2-maxpool2-pad1
 ALL_SHAPE = (3, 16, 16)
 
 
-def initialized(spec, input_shape=(1, 28, 28), classes=10, seed=0):
+def initialized(spec, input_shape=(1, 28, 28), classes=10, seed=0, pool_first=True):
     mx.random.seed(seed)
-    net = build_cnn(spec, classes=classes, input_shape=input_shape)
+    net = build_cnn(spec, classes=classes, input_shape=input_shape, pool_first=pool_first)
     net.initialize(mx.init.Xavier())
     return net
 
@@ -47,7 +47,7 @@ def test_blocks_cover_every_layer_kind():
 def test_every_layer_kind_is_built_and_runs():
     spec = parse_spec(ALL_KINDS, input_shape=ALL_SHAPE)
     assert set(l["type"] for l in spec) == set(LAYER_KINDS) - {"zoo"}
-    net = initialized(ALL_KINDS, input_shape=ALL_SHAPE)
+    net = initialized(ALL_KINDS, input_shape=ALL_SHAPE, pool_first=False)  # net[i] is spec[i]
     assert isinstance(net, nn.HybridSequential) and len(net) == len(spec)
     expected_class = {"conv": nn.Conv2D, "bn": nn.BatchNorm, "dropout": nn.Dropout, "flatten": nn.Flatten,
                       "dense": nn.Dense, "leakyrelu": nn.LeakyReLU, "prelu": nn.PReLU, "elu": nn.ELU,
@@ -115,7 +115,7 @@ def test_seed_ladder_networks_build_and_run(name):
 @pytest.mark.parametrize("spec, input_shape", [(name, (1, 28, 28)) for name in sorted(PRESETS)]
                          + [(ALL_KINDS, ALL_SHAPE), ("conv16k3-bn-relu-gap", (3, 32, 32))])
 def test_summary_agrees_with_mxnet(spec, input_shape):
-    net = initialized(spec, input_shape=input_shape)
+    net = initialized(spec, input_shape=input_shape, pool_first=False)  # rows in the spec's order
     x = mx.nd.zeros((2,) + input_shape)
     true_shapes = forward_shapes(net, x)               # also completes any initialization
     from_spec = summary(spec, input_shape=input_shape, print_fn=None)
@@ -127,6 +127,9 @@ def test_summary_agrees_with_mxnet(spec, input_shape):
     assert [r.params for r in from_spec.rows] == [r.params for r in from_net.rows]
     assert [r.macs for r in from_spec.rows] == [r.macs for r in from_net.rows]
     assert from_spec.total_macs == from_net.total_macs > 0
+    reordered = summary(initialized(spec, input_shape=input_shape), input_shape=input_shape, print_fn=None)
+    assert (reordered.total_params, reordered.total_macs) == (from_net.total_params, from_net.total_macs)
+    assert reordered.output_shapes[-1] == true_shapes[-1]
 
 
 def test_summary_macs_follow_the_documented_formulas():
@@ -196,23 +199,65 @@ def test_build_rejects_bad_specs_before_making_blocks():
         build_cnn("conv8k3-dense5")
 
 
-@pytest.mark.parametrize("spec", ["baseline", "bn", "conv16k3p1-bn-lrelu0.2-pool2-conv16k3-bn-lrelu0.2-pool2-dense32-relu",
-                                  "conv8k3p1-elu-pool2-tanh-pool2-conv4k3-sigmoid-pool2"])
-def test_pool_before_activation_computes_the_same_function(spec):
-    from fmnist_gluon import pool_before_activation
+POOL_ORDER_SPECS = ["baseline", "bn", "conv16k3p1-bn-lrelu0.2-pool2-conv16k3-bn-lrelu0.2-pool2-dense32-relu",
+                    "conv8k3p1-elu-pool2-tanh-pool2-conv4k3-sigmoid-pool2",
+                    "conv8k3p1-prelu-pool2-conv8k3-selu-pool2-gelu-dense16-relu"]
 
-    original, moved = initialized(spec), build_cnn(pool_before_activation(spec))
-    moved.initialize()
-    for a, b in zip(original.collect_params().values(), moved.collect_params().values()):
-        b.set_data(a.data())  # same parameters, in the same order
+
+def both_orders(spec, seed=0):
+    """(net in the written order, net built by default) with the same parameters."""
+    written = build_cnn(spec, pool_first=False)
+    default = build_cnn(spec)
+    for net in (written, default):
+        mx.random.seed(seed)
+        net.initialize(mx.init.Xavier())
+    return written, default
+
+
+def test_build_cnn_puts_max_pools_before_non_decreasing_activations_by_default():
+    kinds = lambda net: [type(b).__name__ for b in net]
+    written, default = both_orders("conv8k3p1-relu-pool2-conv8k3-bn-relu-pool2-conv8k3-gelu-pool2")
+    assert kinds(written)[:3] == ["Conv2D", "Activation", "MaxPool2D"]
+    assert kinds(default)[:3] == ["Conv2D", "MaxPool2D", "Activation"]
+    assert kinds(default)[3:7] == ["Conv2D", "BatchNorm", "MaxPool2D", "Activation"]  # BN stays first
+    assert kinds(default)[7:10] == kinds(written)[7:10] == ["Conv2D", "GELU", "MaxPool2D"]  # GELU dips: kept
+    assert kinds(build_cnn("baseline", pool_first=False)) == [
+        type(b).__name__ for b in build_cnn(parse_spec("baseline"), pool_first=False)]
+
+
+@pytest.mark.parametrize("spec", POOL_ORDER_SPECS)
+def test_pool_first_computes_the_same_function(spec):
+    written, default = both_orders(spec)
     x = mx.nd.random.normal(shape=(4, 1, 28, 28))
-    grads = []
-    for net in (original, moved):
+    outputs, grads = [], []
+    for net in (written, default):
         with mx.autograd.record():
             out = net(x)
             loss = (out * mx.nd.arange(10)).sum()
         loss.backward()
+        outputs.append(out.asnumpy())
         grads.append([p.grad().asnumpy() for p in net.collect_params().values() if p.grad_req != "null"])
-    np.testing.assert_allclose(moved(x).asnumpy(), original(x).asnumpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(outputs[1], outputs[0], rtol=1e-5, atol=1e-6)
+    assert len(grads[0]) == len(grads[1]) > 0
     for g0, g1 in zip(*grads):
         np.testing.assert_allclose(g1, g0, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("spec", POOL_ORDER_SPECS)
+def test_checkpoints_load_across_pool_orders(spec, tmp_path):
+    """save_parameters names parameters by position ('0.weight', '4.bias'): only parameter-free
+    layers trade places, so both orders have the same names, and files load either way."""
+    written, default = both_orders(spec, seed=1)
+    mx.random.seed(2)
+    default.initialize(mx.init.Xavier(), force_reinit=True)  # other values than `written`
+    written.save_parameters(str(tmp_path / "written.params"))
+    default.save_parameters(str(tmp_path / "default.params"))
+    assert sorted(mx.nd.load(str(tmp_path / "written.params"))) == \
+        sorted(mx.nd.load(str(tmp_path / "default.params")))
+    fresh_default = build_cnn(spec)
+    fresh_default.load_parameters(str(tmp_path / "written.params"))  # old order -> new order
+    fresh_written = build_cnn(spec, pool_first=False)
+    fresh_written.load_parameters(str(tmp_path / "default.params"))  # and back
+    x = mx.nd.random.normal(shape=(3, 1, 28, 28))
+    np.testing.assert_allclose(fresh_default(x).asnumpy(), written(x).asnumpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(fresh_written(x).asnumpy(), default(x).asnumpy(), rtol=1e-5, atol=1e-6)

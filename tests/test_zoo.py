@@ -4,7 +4,6 @@ networks, one training step, checkpoints, test-time augmentation and export.
 The zoo networks are built small (batch 2, 28x28 unless a test resizes) so the file stays fast.
 """
 import json
-import os
 
 import mxnet as mx
 import numpy as np

@@ -17,6 +17,7 @@ point leaves the previous complete checkpoint loadable.
 Format 1 (before callbacks) had ``early_stopping_best`` / ``early_stopping_wait`` instead of
 ``callbacks``; it is read and continued as well.
 """
+import errno
 import json
 import os
 import pickle
@@ -39,6 +40,21 @@ _REQUIRED = ("epoch", "seed", "batch_size", "params", "states", "history", "call
 # What reading a damaged file can raise: MXNet's C++ errors, pickle, JSON, truncation.
 _READ_ERRORS = (mx.base.MXNetError, OSError, ValueError, EOFError, pickle.UnpicklingError,
                 AssertionError, KeyError, TypeError, IndexError)
+
+
+def _as_os_error(err, folder):
+    """``err`` as an OSError. MXNet's writers (save_parameters, save_states) report a short
+    write as a bare MXNetError ("FileStream.Write incomplete"); a full disk is the usual cause,
+    so it becomes ENOSPC when the folder's file system has no room left, EIO otherwise."""
+    if isinstance(err, OSError):
+        return err
+    try:
+        stat = os.statvfs(folder)
+        full = stat.f_bavail * stat.f_frsize < 1 << 20
+    except OSError:
+        full = False
+    code = errno.ENOSPC if full else errno.EIO
+    return OSError(code, "%s (MXNet: %s)" % (os.strerror(code), str(err).strip().splitlines()[-1]))
 
 
 class CheckpointError(ValueError):
@@ -165,7 +181,8 @@ class Checkpoint:
         try:
             done = self._write(epoch, net, trainer, history, callbacks, seed, batch_size,
                                improved)
-        except OSError as err:
+        except (OSError, mx.base.MXNetError) as err:
+            err = _as_os_error(err, self.folder)
             last = epoch if self.saved_epoch == epoch else self.saved_epoch
             kept = ("the last complete checkpoint there (epoch %d) still loads" % last
                     if last else "no complete checkpoint is there yet")

@@ -4,7 +4,7 @@ from mxnet import gluon, nd
 
 from ..data import BatchIterator
 from ..validation import check_batch_size, did_you_mean
-from .inputs import batches, ctx_arg, fit_ctxs, make_iterator
+from .inputs import batches, check_fits_network, ctx_arg, fit_ctxs, make_iterator
 from .metrics import make_metrics, metric_values
 from .params import check_initialized
 
@@ -69,6 +69,7 @@ def evaluate(net, data, ctx=None, metrics="accuracy", batch_size=512, tta=None):
     ctxs = fit_ctxs(ctx, data)
     check_initialized(net, "evaluate")
     it = make_iterator(data, "data", batch_size, ctxs)
+    check_fits_network(net, it, "data")
     return evaluate_iter(net, it, make_metrics(metrics), gluon.loss.SoftmaxCrossEntropyLoss(), tta)
 
 
@@ -85,6 +86,7 @@ def predict(net, images, ctx=None, batch_size=512, tta=None):
         it = make_iterator(images, "images", batch_size, ctxs)
     else:
         it = BatchIterator(images, None, batch_size=batch_size, ctx=ctx_arg(ctxs))
+    check_fits_network(net, it, "images", labels=False)
     chunks = []
     for data, _ in batches(it):
         chunks.extend(nd.softmax(_outputs(net, x, tta)) for x in data)

@@ -1,10 +1,12 @@
 """Training and evaluation inputs: contexts, batch iterators and their batches."""
-from mxnet import nd
+import mxnet as mx
+from mxnet import autograd, nd
 
 from ..data import BatchIterator
 from ..validation import resolve_contexts
 
-__all__ = ["ctx_arg", "iterator_ctxs", "make_iterator", "fit_ctxs", "batches"]
+__all__ = ["ctx_arg", "iterator_ctxs", "make_iterator", "fit_ctxs", "batches",
+           "check_fits_network"]
 
 
 def ctx_arg(ctxs):
@@ -54,3 +56,39 @@ def batches(it):
             data = [data]
             label = None if label is None else [label]
         yield data, label
+
+
+def _fmt(shape):
+    return "x".join(str(d) for d in shape)
+
+
+def check_fits_network(net, it, name, labels=True):
+    """Run one image of ``it`` through ``net`` (prediction mode) before any work.
+
+    The array checks cannot know what the network was built for; this can. Images of another
+    shape or channel count get a ValueError naming them instead of MXNet's "Shape inconsistent"
+    traceback, and labels beyond the network's outputs one instead of a silently wrong loss
+    (MXNet's ``pick`` clips them to the last class). A deferred-shape network gets its initial
+    values here, as on its first batch. ``labels=False`` (predict) ignores the labels.
+    ``it.epoch`` is left as it was.
+    """
+    epoch = it.epoch
+    data, _ = next(batches(it))
+    it.epoch = epoch
+    x = data[0][:1]
+    try:
+        with autograd.predict_mode():
+            out = net(x)
+        out.wait_to_read()
+    except mx.base.MXNetError as err:
+        detail = str(err).strip().splitlines()
+        raise ValueError("images: an image of shape %s (channels x height x width, from %s) does "
+                         "not fit the network (MXNet: %s); give images of the shape it was built "
+                         "for (build_cnn's input_shape, default 1x28x28)"
+                         % (_fmt(x.shape[1:]), name, detail[-1] if detail else err)) from None
+    labels = it.labels if labels else None
+    classes = out.shape[-1]
+    if labels is not None and len(labels) and int(labels.max()) >= classes:
+        raise ValueError("labels: label %d (in %s) is out of range for a network with %d outputs "
+                         "(classes 0..%d); build the network with classes=%d, or check the labels"
+                         % (int(labels.max()), name, classes, classes - 1, int(labels.max()) + 1))

@@ -21,7 +21,7 @@ from .checkpoint import Checkpoint, run_seed
 from .evaluation import evaluate_iter
 from ..validation import (check_batch_size, check_choice, check_non_negative_int, check_number,
                           check_positive_int, check_seed)
-from .inputs import batches, fit_ctxs, make_iterator
+from .inputs import batches, check_fits_network, fit_ctxs, make_iterator
 from .metrics import make_metrics, metric_values, smoothed_cross_entropy
 from .params import average_statistics, epoch_seed, finish_deferred_init, initialize, make_init
 from .schedules import check_optimizer, make_lr_scheduler, make_trainer
@@ -95,7 +95,8 @@ def fit(net, train, val=None, epochs=10, *, optimizer="sgd", lr=0.1, wd=0.0, bat
     best = next(cb for cb in cbs if isinstance(cb, BestEpoch))
 
     # network, trainer, history; on resume, everything the checkpoint holds
-    _prepare_network(net, ctxs, seed, make_init(init, init_magnitude), train_it, hybridize)
+    _prepare_network(net, ctxs, seed, make_init(init, init_magnitude), train_it, val_it,
+                     hybridize)
     if saved is not None:
         checkpoint.load_params(net, saved, ctxs)
     scheduler = make_lr_scheduler(lr_scheduler, lr, epochs, len(train_it))
@@ -167,10 +168,14 @@ def _callback_params(epochs, train_it, val_it, metrics, log_every, checkpoint_di
             "checkpoint_dir": checkpoint_dir}
 
 
-def _prepare_network(net, ctxs, seed, init, train_it, hybridize):
-    """Initialise what is not yet (a function of ``seed``), on ``ctxs``, and hybridize."""
+def _prepare_network(net, ctxs, seed, init, train_it, val_it, hybridize):
+    """Initialise what is not yet (a function of ``seed``), on ``ctxs``, check that the data
+    fit the network, and hybridize."""
     mx.random.seed(int(seed))
     initialize(net, init, ctxs)
+    for it, name in ((train_it, "train"), (val_it, "val")):
+        if it is not None:
+            check_fits_network(net, it, name)
     finish_deferred_init(net, train_it)
     if hybridize and isinstance(net, gluon.HybridBlock):
         # static memory is ~5-30% faster on one device; on several, MXNet 1.9.1 sometimes
