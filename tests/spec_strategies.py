@@ -295,10 +295,14 @@ def check_built(spec, classes, input_shape, batch, rng):
     traced = trace_shapes(layers, input_shape=input_shape)
     from_spec = summary(spec, input_shape=input_shape, print_fn=None, classes=classes)
     assert from_spec.output_shapes == traced
-    net = build_cnn(spec, classes=classes, input_shape=input_shape)
-    from_net = summary(net, input_shape=input_shape, print_fn=None)
+    # In the spec's own order, layer by layer; build_cnn's default moves max-pools in front of
+    # activations (pool_first), which changes the shapes in between but not the output.
+    in_order = build_cnn(spec, classes=classes, input_shape=input_shape, pool_first=False)
+    from_net = summary(in_order, input_shape=input_shape, print_fn=None)
     assert from_net.output_shapes == traced, (from_net.output_shapes, traced)
     assert from_net.total_params == from_spec.total_params, (from_net.total_params, from_spec.total_params)
+    net = build_cnn(spec, classes=classes, input_shape=input_shape)
+    assert summary(net, input_shape=input_shape, print_fn=None).total_params == from_spec.total_params
     net.initialize(mx.init.Xavier(), ctx=mx.cpu())
     x = mx.nd.array(rng.standard_normal((batch,) + tuple(input_shape)), ctx=mx.cpu())
     out = net(x).asnumpy()
