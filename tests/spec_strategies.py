@@ -12,6 +12,7 @@ counts) equals the one computed from the spec alone. Any other exception is a bu
 """
 import string
 
+import fmnist_gluon  # noqa: F401  (before mxnet: it sets the OpenMP thread defaults)
 import mxnet as mx
 import numpy as np
 from hypothesis import strategies as st
