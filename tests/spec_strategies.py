@@ -12,11 +12,12 @@ counts) equals the one computed from the spec alone. Any other exception is a bu
 """
 import string
 
+import fmnist_gluon  # noqa: F401  (before mxnet: it sets the OpenMP thread defaults)
 import mxnet as mx
 import numpy as np
 from hypothesis import strategies as st
 
-from fmnist_gluon import build_cnn, pool_before_activation, summary
+from fmnist_gluon import build_cnn, spec as spec_module, summary
 from fmnist_gluon.spec import (ACTIVATION, ANY, FLAT, LAYER_KINDS, MAP, PRESETS, REQUIRED,
                                SHORT_NAMES, SameAs, SpecError, parse_spec, trace_shapes)
 
@@ -41,17 +42,27 @@ TEXT = st.one_of(st.text(max_size=8), st.sampled_from(["max", "avg", "MAX", "", 
                                                         "3", "1e3", "\u00e9\u4e2d\U0001f600"]))
 
 
-# Named choices of string fields that SHORT_NAMES does not fix: initialisers, and the smallest zoo
-# network (a forward pass of a MobileNet per example would make the fuzzing slow).
-NAMED = ["he_normal", "glorot_uniform", "cifar_resnet20_v1"]
+def _module_strings():
+    """Every string in the spec module's tables (tuples, lists, dict keys and values): the
+    vocabulary text fields are checked against (pool kinds, init names, zoo model names...)."""
+    found = {}  # ordered: the first valid string of a table is its first entry
+    for value in vars(spec_module).values():
+        items = list(value) + list(value.values()) if isinstance(value, dict) else value
+        if isinstance(items, (tuple, list)):
+            found.update(dict.fromkeys(v for v in items if isinstance(v, str)))
+    for _, fixed in SHORT_NAMES.values():
+        found.update(dict.fromkeys(v for v in fixed.values() if isinstance(v, str)))
+    return list(found)
+
+
+STRINGS = _module_strings()
 
 
 def _choices(layer_type, name):
-    """Valid strings for this field: those SHORT_NAMES fix (e.g. pool kind: 'max', 'avg'), else
-    the NAMED ones its check accepts."""
-    fixed = sorted({f[name] for t, f in SHORT_NAMES.values() if t == layer_type and name in f})
-    value = LAYER_KINDS[layer_type].fields[name].value
-    return fixed or [v for v in NAMED if value.cast is str and value.check(v)]
+    """The strings of the module's tables that this text field accepts (e.g. pool kind: 'avg',
+    'max'), found by asking the field's own check: a new field is covered without a change."""
+    check = LAYER_KINDS[layer_type].fields[name].value.check
+    return [v for v in STRINGS if check(v)]
 
 
 def plausible(layer_type, name):
@@ -59,7 +70,7 @@ def plausible(layer_type, name):
     field = LAYER_KINDS[layer_type].fields[name]
     options = []
     if field.default != REQUIRED and not isinstance(field.default, SameAs):
-        options.append(st.just(field.default))
+        options += [st.just(field.default)] * 2  # defaults half the time: they always fit
     cast = field.value.cast
     if cast is int:
         options.append(st.integers(0, 6).filter(field.value.check))
@@ -78,8 +89,10 @@ def minimal_layer(layer_type):
         if field.default != REQUIRED:
             continue
         value = field.value
-        candidates = {int: range(1, 9), float: (0.5, 1.0, 0.1), str: _choices(layer_type, name)}
-        layer[name] = next(v for v in candidates.get(value.cast, ()) if value.check(v))
+        candidates = {int: range(1, 9), float: (0.5, 1.0, 0.1)}.get(value.cast)
+        if value.cast is str:
+            candidates = _choices(layer_type, name)
+        layer[name] = next(v for v in candidates or () if value.check(v))
     return layer
 
 
@@ -88,15 +101,15 @@ def invalid(layer_type, name):
     infinities, booleans, negative numbers, or (for numeric fields) text."""
     field = LAYER_KINDS[layer_type].fields[name]
     cast = field.value.cast
-    # None is "not set" for a field whose default is None (conv/dense init, zoo resize)
-    options = [WRONG_TYPE.filter(lambda v: v is not None) if field.default is None else WRONG_TYPE]
+    options = [WRONG_TYPE]
     if cast in (int, float):
         options += [NEGATIVE, TEXT]
         if cast is int:
             options.append(st.floats(0.1, 100).filter(lambda v: v != int(v)))
     else:
         options += [NEGATIVE, st.integers(0, 9)]
-    return st.one_of(options)
+    # None means "the default" for a field whose default is None
+    return st.one_of(options).filter(lambda v: not (v is None and field.default is None))
 
 
 def any_value(layer_type, name):
@@ -212,7 +225,11 @@ def weighted(*pairs):
 
 
 VALID_ORDERED = ordered_layers(values=plausible, hostile=False)
-SPECS = weighted((6, VALID_ORDERED), (4, ordered_layers()), (4, st.one_of(
+# Kinds that are a whole network on their own (role other than map/flat/any/activation: "zoo").
+WHOLE_KINDS = [t for t in KINDS if LAYER_KINDS[t].role not in (MAP, FLAT, ANY, ACTIVATION)]
+WHOLE = (st.lists(any_layer(plausible, False, WHOLE_KINDS), min_size=1, max_size=1) if WHOLE_KINDS
+         else VALID_ORDERED)
+SPECS = weighted((12, VALID_ORDERED), (8, ordered_layers()), (1, WHOLE), (8, st.one_of(
     st.lists(any_layer(), max_size=6),
     st.lists(st.one_of(any_layer(), shorthand_token()), max_size=5),
     SHORTHAND, SHORTHAND,
@@ -279,14 +296,14 @@ def check_built(spec, classes, input_shape, batch, rng):
     traced = trace_shapes(layers, input_shape=input_shape)
     from_spec = summary(spec, input_shape=input_shape, print_fn=None, classes=classes)
     assert from_spec.output_shapes == traced
-    net = build_cnn(spec, classes=classes, input_shape=input_shape)
-    from_net = summary(net, input_shape=input_shape, print_fn=None)
-    # build_cnn moves max-pools before monotonic activations (pool_first=True): the same function,
-    # so the same final shape, with the layers in that order
-    built = trace_shapes(pool_before_activation(layers, input_shape=input_shape), input_shape=input_shape)
-    assert from_net.output_shapes == built, (from_net.output_shapes, built)
-    assert built[-1] == traced[-1]
+    # In the spec's own order, layer by layer; build_cnn's default moves max-pools in front of
+    # activations (pool_first), which changes the shapes in between but not the output.
+    in_order = build_cnn(spec, classes=classes, input_shape=input_shape, pool_first=False)
+    from_net = summary(in_order, input_shape=input_shape, print_fn=None)
+    assert from_net.output_shapes == traced, (from_net.output_shapes, traced)
     assert from_net.total_params == from_spec.total_params, (from_net.total_params, from_spec.total_params)
+    net = build_cnn(spec, classes=classes, input_shape=input_shape)
+    assert summary(net, input_shape=input_shape, print_fn=None).total_params == from_spec.total_params
     net.initialize(mx.init.Xavier(), ctx=mx.cpu())
     x = mx.nd.array(rng.standard_normal((batch,) + tuple(input_shape)), ctx=mx.cpu())
     out = net(x).asnumpy()
