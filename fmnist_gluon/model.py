@@ -11,7 +11,7 @@ from collections import namedtuple
 import mxnet as mx
 from mxnet.gluon import nn
 
-from .spec import (DEFAULT_INPUT_SHAPE, check_input_shape, layer_token, layer_cost, parse_spec, plan,
+from .spec import (DEFAULT_INPUT_SHAPE, SpecError, check_input_shape, layer_token, layer_cost, parse_spec, plan,
                    pool_before_activation)
 from .zoo import ZooNet
 
@@ -148,7 +148,16 @@ def _spec_rows(spec, classes, input_shape):
         if params is None or macs is None:  # a zoo network: MXNet counts it
             block = BLOCKS[entry["type"]](entry, in_shape)
             params, macs = _block_params(block, in_shape), block_macs(block, in_shape)
-        yield Row(i, layer_token(entry), out_shape, params, macs)
+        yield Row(i, _row_name(entry), out_shape, params, macs)
+
+
+def _row_name(entry):
+    """The layer's shorthand token, or its canonical dict where it has no shorthand (a zoo layer
+    with classes but no resize, say)."""
+    try:
+        return layer_token(entry)
+    except SpecError:
+        return json.dumps(entry)
 
 
 def _block_params(block, in_shape):

@@ -145,3 +145,13 @@ def test_every_other_zoo_model_builds_and_summarises(name):
     net = build_cnn(spec)
     assert summary(net, print_fn=None).total_params == counted.total_params > 0
     assert counted.total_macs > 0 and counted.output_shapes == [(10,)]
+
+
+def test_summary_of_a_zoo_layer_without_a_shorthand_form():
+    """Found by benchmarks/fuzz_specs.py: classes set but no resize has no shorthand token; the
+    summary row shows the layer's dict instead of failing."""
+    layer = {"type": "zoo", "name": "cifar_resnet20_v1", "classes": 5}
+    s = summary([layer], classes=None, print_fn=None)
+    assert '"classes": 5' in s.rows[0].layer and s.rows[0].output_shape == (5,)
+    net = build_cnn([layer], classes=None)
+    assert s.total_params == summary(net, print_fn=None).total_params
