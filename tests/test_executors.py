@@ -136,6 +136,11 @@ def ray_cluster():
     """A local two-CPU Ray cluster on loopback, started and shut down by this module."""
     ray = pytest.importorskip("ray")
     os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+    # a cluster an earlier test started in this process (Ray Tune's) may have left its address
+    # behind; this module's cluster is its own
+    os.environ.pop("RAY_ADDRESS", None)
+    if ray.is_initialized():
+        ray.shutdown()
     with time_limit(120):
         ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     yield ray
