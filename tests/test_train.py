@@ -438,7 +438,7 @@ def test_nan_raise_mode():
 
 def test_nan_in_inputs_is_refused_before_training():
     x = TRAIN[0].astype(np.float32) / 255
-    x[5] = np.nan  # refused by the array checks (data._as_nchw) before any batch runs
+    x[5] = np.nan  # refused by the array checks (batches.py) before any batch runs
     with pytest.raises(ValueError, match="images: 1 image.* NaN or infinite pixels .*image 5"):
         quick_fit(train=(x, TRAIN[1]), epochs=2)
 
