@@ -33,7 +33,6 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import time
 
@@ -46,7 +45,7 @@ for _path in (HERE, ROOT):  # run from a checkout without installing the package
 import fmnist_gluon  # noqa: E402  (first: it may set thread defaults before MXNet loads)
 from fmnist_gluon import evaluate, fit  # noqa: E402
 
-from machine import ENV_KEYS, loadavg, machine, mxnet_omp_threads, peak_rss_mb  # noqa: E402
+from machine import ENV_KEYS, loadavg, machine, mxnet_omp_threads, peak_rss_mb, run_script  # noqa: E402
 from matmul_rate import CONV1_ACTIVATION_MB, matmul_rates_child  # noqa: E402
 from profile_fit import profile_data, profile_mkldnn, profile_operators  # noqa: E402
 from seed_pipeline import BATCH, LR, MAGNITUDE, WD, seed_epoch  # noqa: E402
@@ -145,10 +144,7 @@ def _child_fit(args):
     print(json.dumps({"images_per_sec": _fit_rate(x[:args.sweep_subset], y[:args.sweep_subset])}))
 
 def _run_child(mode, env_extra, args_extra=()):
-    env = dict(os.environ)
-    env.update(env_extra)
-    cmd = [sys.executable, os.path.abspath(__file__), "--child", mode] + list(args_extra)
-    return subprocess.run(cmd, env=env, capture_output=True, text=True)
+    return run_script(__file__, mode, env_extra, args_extra)
 
 
 def sweep(subset=12800, rounds=2, out=print):

@@ -6,6 +6,7 @@ import os
 import platform
 import resource
 import subprocess
+import sys
 
 import numpy as np
 
@@ -71,3 +72,11 @@ def peak_rss_mb():
     """Peak resident memory of this process so far (Linux reports ru_maxrss in KiB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
+
+def run_script(path, mode, env_extra, args_extra=()):
+    """Run the benchmark script ``path`` again as ``--child MODE`` in a fresh process (thread and
+    engine settings are read when MXNet loads), with ``env_extra`` added to this environment."""
+    env = dict(os.environ)
+    env.update(env_extra)
+    cmd = [sys.executable, os.path.abspath(path), "--child", mode] + list(args_extra)
+    return subprocess.run(cmd, env=env, capture_output=True, text=True)

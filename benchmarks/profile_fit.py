@@ -11,7 +11,6 @@ import argparse
 import json
 import os
 import re
-import subprocess
 import sys
 import tempfile
 
@@ -29,6 +28,7 @@ from fmnist_gluon import fit  # noqa: E402
 import mxnet as mx  # noqa: E402
 from mxnet import nd  # noqa: E402
 
+from machine import run_script  # noqa: E402
 from seed_pipeline import BATCH, LR, MAGNITUDE, WD  # noqa: E402
 
 
@@ -171,10 +171,7 @@ def _child_dnnl(args):
 
 
 def _run_child(mode, env_extra, args_extra=()):
-    env = dict(os.environ)
-    env.update(env_extra)
-    cmd = [sys.executable, os.path.abspath(__file__), "--child", mode] + list(args_extra)
-    return subprocess.run(cmd, env=env, capture_output=True, text=True)
+    return run_script(__file__, mode, env_extra, args_extra)
 
 
 def profile_operators(batches=300, top=15, out=print):

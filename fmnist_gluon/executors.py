@@ -119,12 +119,12 @@ class ProcessExecutor(concurrent.futures.ProcessPoolExecutor):
         super().__init__(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
 
     def submit(self, fn, /, *args, **kwargs):
-        with self._env_lock, _environ(thread_env(self.cpus_per_task)):  # workers start here
+        with self._env_lock, temporary_environ(thread_env(self.cpus_per_task)):  # workers start here
             return super().submit(fn, *args, **kwargs)
 
 
 @contextlib.contextmanager
-def _environ(values):
+def temporary_environ(values):
     """Set environment variables for the duration of the block, then put the old ones back."""
     old = {k: os.environ.get(k) for k in values}
     os.environ.update(values)

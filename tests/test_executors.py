@@ -20,7 +20,7 @@ import pytest
 
 from conftest import signal_images, write_idx
 from fmnist_gluon import ladder
-from fmnist_gluon.executors import make_executor, thread_env
+from fmnist_gluon.executors import make_executor, temporary_environ, thread_env
 
 TIMING = ("seconds", "images_per_sec")  # the only History fields that may differ between runs
 
@@ -150,7 +150,7 @@ def ray_cluster():
 def test_ray_ladder_equals_the_same_runs_done_locally(ray_cluster, signal_dir, tmp_path):
     """Two tiny rungs x two seeds as Ray tasks (one CPU, one thread each) = in-process runs."""
     with time_limit(300):
-        with _environ(thread_env(1)):  # the local reference with the workers' thread count
+        with temporary_environ(thread_env(1)):  # the local reference with the workers' thread count
             local = ladder.run_ladder(TINY, out=str(tmp_path / "local"), repeats=2,
                                       verbose=False, root=str(signal_dir))
         on_ray = ladder.run_ladder(TINY, out=str(tmp_path / "ray"), repeats=2, verbose=False,
@@ -206,24 +206,10 @@ def test_a_killed_ray_worker_is_retried_and_resumes_from_its_checkpoint(ray_clus
     # the retry resumed: epoch 1 is the killed worker's row, timing included (a restart would
     # have measured it again), and the run equals one that was never interrupted
     assert result["history"]["epochs"][0] == state["row"]
-    with _environ(thread_env(1)), time_limit(200):
+    with temporary_environ(thread_env(1)), time_limit(200):
         local = ladder.run_ladder([rung], out=str(tmp_path / "local"), verbose=False,
                                   root=str(signal_dir))
     assert runs(report) == runs(local)
-
-
-@contextlib.contextmanager
-def _environ(values):
-    old = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 def test_cli_ladder_joins_a_head_node_on_loopback(signal_dir, tmp_path):
