@@ -20,7 +20,7 @@ import pytest
 
 from conftest import signal_images, write_idx
 from fmnist_gluon import ladder
-from fmnist_gluon.executors import make_executor, temporary_environ, thread_env
+from fmnist_gluon.executors import make_executor, thread_env
 
 TIMING = ("seconds", "images_per_sec")  # the only History fields that may differ between runs
 
@@ -59,6 +59,18 @@ TINY = [ladder.Rung("tiny-a", "conv4k3p1-relu-pool2-dense10", "adam", 1e-3, epoc
 
 def epochs_without_timing(result):
     return [{k: v for k, v in row.items() if k not in TIMING} for row in result["history"]["epochs"]]
+
+
+def one_thread_reference(rungs, out, signal_dir, repeats=1):
+    """The same runs done locally, one after another, with the workers' thread count.
+
+    They run in one spawned process with OMP_NUM_THREADS=1 (``executor="process", workers=1``),
+    not in this process: OpenMP reads the thread count once, when MXNet loads, and with MXNet's
+    own kernels (MXNET_MKLDNN_ENABLED=0) one and two threads round differently, so only runs on
+    the same thread count can be compared bit for bit. (The thread-pool test above compares with
+    this process's own runs.)"""
+    return ladder.run_ladder(rungs, out=str(out), repeats=repeats, verbose=False,
+                             root=str(signal_dir), executor="process", workers=1)
 
 
 def runs(report):
@@ -109,8 +121,7 @@ def test_process_executor_runs_rungs_in_spawned_workers_with_one_thread(signal_d
     the driver's own environment is put back after the workers started."""
     before = os.environ.get("OMP_NUM_THREADS")
     with time_limit(300):
-        local = ladder.run_ladder(TINY, out=str(tmp_path / "local"), verbose=False,
-                                  root=str(signal_dir))
+        local = one_thread_reference(TINY, tmp_path / "local", signal_dir)
         spawned = ladder.run_ladder(TINY, out=str(tmp_path / "proc"), verbose=False,
                                     root=str(signal_dir), executor="process", workers=2)
     assert runs(spawned) == runs(local)
@@ -148,11 +159,10 @@ def ray_cluster():
 
 
 def test_ray_ladder_equals_the_same_runs_done_locally(ray_cluster, signal_dir, tmp_path):
-    """Two tiny rungs x two seeds as Ray tasks (one CPU, one thread each) = in-process runs."""
+    """Two tiny rungs x two seeds as Ray tasks (one CPU, one thread each) = the same runs done
+    locally on one thread."""
     with time_limit(300):
-        with temporary_environ(thread_env(1)):  # the local reference with the workers' thread count
-            local = ladder.run_ladder(TINY, out=str(tmp_path / "local"), repeats=2,
-                                      verbose=False, root=str(signal_dir))
+        local = one_thread_reference(TINY, tmp_path / "local", signal_dir, repeats=2)
         on_ray = ladder.run_ladder(TINY, out=str(tmp_path / "ray"), repeats=2, verbose=False,
                                    root=str(signal_dir), executor="ray")
     assert sorted(runs(on_ray)) == [("tiny-a", 0), ("tiny-a", 1), ("tiny-b", 0), ("tiny-b", 1)]
@@ -206,9 +216,8 @@ def test_a_killed_ray_worker_is_retried_and_resumes_from_its_checkpoint(ray_clus
     # the retry resumed: epoch 1 is the killed worker's row, timing included (a restart would
     # have measured it again), and the run equals one that was never interrupted
     assert result["history"]["epochs"][0] == state["row"]
-    with temporary_environ(thread_env(1)), time_limit(200):
-        local = ladder.run_ladder([rung], out=str(tmp_path / "local"), verbose=False,
-                                  root=str(signal_dir))
+    with time_limit(200):
+        local = one_thread_reference([rung], tmp_path / "local", signal_dir)
     assert runs(report) == runs(local)
 
 
