@@ -47,6 +47,17 @@ def write_idx(path, array, compress=None):
     return path
 
 
+def write_signal_idx(folder, n_train, n_test):
+    """Fashion-MNIST-shaped .gz IDX files in ``folder`` holding ``signal_images`` (learnable in a
+    few steps): ``n_train`` training and ``n_test`` test images. Returns ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for prefix, n, seed in (("train", n_train, 0), ("t10k", n_test, 1)):
+        images, labels = signal_images(n, seed)
+        write_idx(folder / ("%s-images-idx3-ubyte.gz" % prefix), images)
+        write_idx(folder / ("%s-labels-idx1-ubyte.gz" % prefix), labels)
+    return folder
+
+
 @pytest.fixture
 def idx_dir(tmp_path):
     """A folder laid out like Fashion-MNIST's, with 60 train and 20 test images (6/2 per class)."""

@@ -13,7 +13,7 @@ from fmnist_gluon import cli, runs
 from fmnist_gluon.images import load_images
 from fmnist_gluon.train import History, evaluate, predict
 
-from conftest import signal_images, write_idx
+from conftest import write_signal_idx
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SPEC = "conv4k3-bn-relu-pool2-dense10"
@@ -22,12 +22,7 @@ SPEC = "conv4k3-bn-relu-pool2-dense10"
 @pytest.fixture
 def data(tmp_path, monkeypatch):
     """Learnable synthetic Fashion-MNIST-shaped files (100 train, 40 test), as $FMNIST_GLUON_DATA."""
-    folder = tmp_path / "data"
-    folder.mkdir()
-    for prefix, n, seed in (("train", 100, 0), ("t10k", 40, 1)):
-        images, labels = signal_images(n, seed)
-        write_idx(folder / ("%s-images-idx3-ubyte.gz" % prefix), images)
-        write_idx(folder / ("%s-labels-idx1-ubyte.gz" % prefix), labels)
+    folder = write_signal_idx(tmp_path / "data", 100, 40)
     monkeypatch.setenv("FMNIST_GLUON_DATA", str(folder))
     return folder
 

@@ -18,7 +18,7 @@ import time
 
 import pytest
 
-from conftest import signal_images, write_idx
+from conftest import write_signal_idx
 from fmnist_gluon import ladder
 from fmnist_gluon.executors import make_executor, thread_env
 
@@ -42,13 +42,7 @@ def time_limit(seconds):
 @pytest.fixture
 def signal_dir(tmp_path):
     """Fashion-MNIST-shaped files holding a learnable signal: 400 train, 100 test images."""
-    folder = tmp_path / "data"
-    folder.mkdir()
-    for prefix, n, seed in (("train", 400, 0), ("t10k", 100, 1)):
-        images, labels = signal_images(n, seed)
-        write_idx(folder / ("%s-images-idx3-ubyte.gz" % prefix), images)
-        write_idx(folder / ("%s-labels-idx1-ubyte.gz" % prefix), labels)
-    return folder
+    return write_signal_idx(tmp_path / "data", 400, 100)
 
 
 TINY = [ladder.Rung("tiny-a", "conv4k3p1-relu-pool2-dense10", "adam", 1e-3, epochs=1,
