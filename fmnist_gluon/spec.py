@@ -61,20 +61,18 @@ import json
 import math
 import numbers
 import os
-import re
-import reprlib
 import struct
 from collections.abc import Mapping
-from decimal import Decimal
 
-import yaml
-
-from .validation import closest as _closest, did_you_mean as _did_you_mean
+from .shorthand import SEED_SHORTHAND, layer_token, parse_shorthand, parse_token
+from .specerrors import SpecError, clip as _clip, layer_error as _fail, show as _show
+from .specfile import SpecFileError, looks_like_path, read_spec_file
+from .validation import did_you_mean as _did_you_mean
 
 __all__ = ["SpecError", "parse_spec", "trace_shapes", "from_seed_tuples", "seed_spec",
            "spec_to_json", "spec_to_shorthand", "pool_before_activation", "LAYER_KINDS",
            "PRESETS", "SEED_SYSTEMS", "ZOO_MODELS", "INIT_NAMES", "MAX_PARAMS", "MAX_ACTIVATIONS",
-           "MAX_SPEC_FILE_BYTES", "MAX_YAML_NODES"]
+           "MAX_SPEC_FILE_BYTES", "MAX_YAML_NODES", "check_value"]
 
 DEFAULT_INPUT_SHAPE = (1, 28, 28)
 
@@ -92,12 +90,8 @@ MAX_SPEC_FILE_BYTES = 1 << 20   # a spec file larger than 1 MiB (~10,000 layers)
 MAX_YAML_NODES = 100_000        # YAML nodes after expanding aliases (refuses "billion laughs")
 
 
-class SpecError(ValueError):
-    """A layer spec that cannot be built. ``index``/``layer_type``/``field`` locate the problem."""
-
-    def __init__(self, message, index=None, layer_type=None, field=None):
-        super().__init__(message)
-        self.index, self.layer_type, self.field = index, layer_type, field
+# The preset networks by name; fmnist_gluon/presets.py (imported at the end) fills it.
+PRESETS = {}
 
 
 from .layers import (ACTIVATION, ACTIVATIONS, ALIASES, ANY, FLAT, INIT_NAME, INIT_NAMES,  # noqa: E402,F401
@@ -106,37 +100,6 @@ from .layers import (ACTIVATION, ACTIVATIONS, ALIASES, ANY, FLAT, INIT_NAME, INI
 
 
 
-
-
-# --- messages -------------------------------------------------------------------------------------
-
-_REPR = reprlib.Repr()
-_REPR.maxstring, _REPR.maxother, _REPR.maxlong = 60, 60, 40
-_REPR.maxlist = _REPR.maxtuple = _REPR.maxdict = _REPR.maxset = 6
-
-
-def _cut(text, limit):
-    return text if len(text) <= limit else text[:limit - 3] + "..."
-
-
-def _clip(value, limit=60):
-    """``repr(value)`` cut to ``limit`` characters (messages stay short whatever the input)."""
-    return _cut(repr(value), limit)
-
-
-def _show(value):
-    """A bounded repr and the type: never expands a huge, deep or self-containing value."""
-    text = _REPR.repr(value)
-    if len(text) > 60:
-        text = text[:57] + "..."
-    return "%s (%s)" % (text, type(value).__name__)
-
-
-def _fail(where, layer_type, field, message, index=None):
-    head = where + (" (%s)" % layer_type if layer_type else "")
-    if field is not None:
-        head += ", field %s" % _clip(field)
-    return SpecError("%s: %s" % (head, message), index=index, layer_type=layer_type, field=field)
 
 
 # --- one layer: fields, types, defaults -----------------------------------------------------------
@@ -167,10 +130,19 @@ def _coerce(value, spec_value):
     return value
 
 
+def check_value(value, value_spec, name):
+    """``value`` checked and cast as a layer field of type ``value_spec`` (e.g.
+    ``layers.RATE``) is, or a SpecError naming ``name``: the check other modules share."""
+    try:
+        return _coerce(value, value_spec)
+    except ValueError as exc:
+        raise SpecError("%s: %s" % (name, exc)) from None
+
+
 def _normalize(raw, where, index=None):
     """Check one layer given as a dict (or a shorthand token); return its canonical dict(s)."""
     if isinstance(raw, str):
-        raw = _parse_token(raw, where, index)
+        raw = parse_token(raw, where, index, PRESETS)
         where = "%s (%s)" % (where, _clip(raw.pop("_token")))
     if not isinstance(raw, Mapping):
         raise _fail(where, None, None, "expected a dict like {'type': 'conv', 'channels': 64, "
@@ -225,118 +197,6 @@ def _activation_entry(raw, where, index=None):
     return entries[0]
 
 
-# --- shorthand ------------------------------------------------------------------------------------
-
-_NUMBER = r"(?:\d+(?:\.\d+)?|\.\d+)"
-_TOKEN = re.compile(r"([a-z_]+)(?:(%s)((?:[a-z]%s)*))?(?:@([a-z0-9_.]+))?$" % (_NUMBER, _NUMBER))
-_PAIR = re.compile(r"([a-z])(%s)" % _NUMBER)
-
-
-def _number(text, where, layer_type, field, index):
-    if len(text) > 40:  # int() refuses > 4300 digits; nothing valid has more than a few
-        raise _fail(where, layer_type, field, "the number %s has %d digits; expected at most 40"
-                    % (_clip(text), len(text)), index)
-    return float(text) if "." in text else int(text)
-
-
-def _parse_token(token, where, index):
-    """'conv64k3p1' -> {'type': 'conv', 'channels': 64, 'kernel': 3, 'padding': 1}."""
-    text = token.strip().lower()
-    match = _TOKEN.match(text)
-    name = match.group(1) if match else re.match(r"[a-z_]*", text).group(0)
-    if not name:
-        raise _fail(where, None, "type", "token %s must start with a layer name such as conv, "
-                    "pool, dense or relu" % _clip(token), index)
-    if name in LAYER_KINDS:
-        layer_type, fixed = name, {}
-    elif name in SHORT_NAMES:
-        layer_type, fixed = SHORT_NAMES[name]
-    else:
-        names = list(LAYER_KINDS) + list(SHORT_NAMES)
-        guess = _closest(name, names + list(PRESETS), ALIASES)
-        hint = "; did you mean %r%s?" % (guess, " (a preset)" if guess in PRESETS else "") if guess else ""
-        raise _fail(where, None, "type", "unknown shorthand name %s in token %s%s (known names: %s)"
-                    % (_clip(name), _clip(token), hint, ", ".join(names)), index)
-    kind = LAYER_KINDS[layer_type]
-    usage = _token_usage(layer_type)
-    if not match:
-        raise _fail(where, layer_type, None, "could not read token %s; expected %s"
-                    % (_clip(token), usage), index)
-    entry = dict(fixed, type=layer_type, _token=token.strip())
-    if match.group(2):
-        if kind.main is None:
-            raise _fail(where, layer_type, None, "token %s: %s takes no number; expected %s"
-                        % (_clip(token), name, usage), index)
-        entry[kind.main] = _number(match.group(2), where, layer_type, kind.main, index)
-    for letter, value in _PAIR.findall(match.group(3) or ""):
-        if letter not in kind.letters:
-            raise _fail(where, layer_type, None, "token %s: unknown letter %r; expected %s"
-                        % (_clip(token), letter, usage), index)
-        entry[kind.letters[letter]] = _number(value, where, layer_type, kind.letters[letter], index)
-    if match.group(4):
-        if kind.word is None:
-            raise _fail(where, layer_type, None, "token %s: %s takes no '@' suffix; expected %s"
-                        % (_clip(token), name, usage), index)
-        entry[kind.word] = match.group(4)
-    return entry
-
-
-def _token_usage(layer_type):
-    kind = LAYER_KINDS[layer_type]
-    if kind.main is None:
-        return "%r alone" % layer_type
-    pairs = ", ".join("%s=%s" % (k, f) for k, f in kind.letters.items())
-    word = " then @<%s>" % kind.word if kind.word else ""
-    return "%s<%s>%s%s" % (layer_type, kind.main,
-                           " then letter-number pairs (%s)" % pairs if pairs else "", word)
-
-
-def _parse_shorthand(text):
-    tokens = [t.strip() for t in text.split("-")]
-    if not text.strip():
-        raise SpecError("the spec is empty; expected at least one layer, e.g. %r" % SEED_SHORTHAND)
-    for i, token in enumerate(tokens):
-        if not token:
-            raise SpecError("shorthand %s: empty token at position %d (two '-' in a row?)"
-                            % (_clip(text), i), index=i)
-    return tokens
-
-
-def _format_number(value):
-    return format(Decimal(repr(value)), "f") if isinstance(value, float) else str(value)
-
-
-def layer_token(entry):
-    """The shorthand token of a canonical entry (defaults left out)."""
-    layer_type = entry["type"]
-    kind = LAYER_KINDS[layer_type]
-    names = [(layer_type, {})] + [(n, f) for n, (t, f) in SHORT_NAMES.items() if t == layer_type]
-    candidates = []
-    for name, fixed in names:
-        if any(entry[f] != v for f, v in fixed.items()):
-            continue
-        letters = ""
-        for letter, field in kind.letters.items():
-            default = kind.fields[field].default
-            default = entry[default.field] if isinstance(default, SameAs) else default
-            if entry[field] != default:
-                letters += letter + _format_number(entry[field])
-        main = ""
-        if kind.main is not None and (letters or entry[kind.main] != kind.fields[kind.main].default):
-            if entry[kind.main] is None:  # letters need the main number first: none to write
-                continue
-            main = _format_number(entry[kind.main])
-        word = "@" + entry[kind.word] if kind.word and entry[kind.word] is not None else ""
-        hidden = [f for f in kind.fields
-                  if f not in (kind.main, kind.word) and f not in kind.letters.values()]
-        if all(entry[f] == fixed.get(f, kind.fields[f].default) for f in hidden):
-            candidates.append(name + main + letters + word)
-    if not candidates:
-        raise SpecError("layer %s has no shorthand form (its %r is not set, but other fields "
-                        "are); write it as a dict" % (json.dumps(entry), kind.main))
-    return candidates[0]  # the type's own name when it can say everything
-
-
 # --- whole specs ----------------------------------------------------------------------------------
 
 def _is_seed_tuples(data):
@@ -351,84 +211,13 @@ _FORMS = ("a list of layer dicts, a preset name (%s), a path to a .json/.yaml/.y
           "string like 'conv64k3p1-relu-pool2-dense10', or the seed tuple form (cnnlayers, fclayers)")
 
 
-class _SpecLoader(yaml.SafeLoader):
-    """``yaml.SafeLoader`` (no python tags) that refuses recursive aliases and documents whose
-    aliases expand past MAX_YAML_NODES nodes ("billion laughs"), before constructing anything."""
-
-    def construct_document(self, node):
-        _check_yaml_nodes(node)
-        return super().construct_document(node)
-
-
-def _check_yaml_nodes(root):
-    """Count the nodes of ``root`` with aliases expanded (memoized, so a bomb costs its size in the
-    file, not its expansion); raise yaml.YAMLError past MAX_YAML_NODES or on a cycle."""
-    sizes, stack = {}, [(root, False)]
-    active = set()
-    while stack:
-        node, done = stack.pop()
-        key = id(node)
-        children = []
-        if isinstance(node, yaml.SequenceNode):
-            children = node.value
-        elif isinstance(node, yaml.MappingNode):
-            children = [n for pair in node.value for n in pair]
-        if done:
-            active.discard(key)
-            sizes[key] = 1 + sum(sizes[id(c)] for c in children)
-            if sizes[key] > MAX_YAML_NODES:
-                raise yaml.YAMLError("its aliases expand to more than MAX_YAML_NODES = {:,} nodes (an "
-                                     "alias bomb?); write the layers out, or raise fmnist_gluon.spec."
-                                     "MAX_YAML_NODES".format(MAX_YAML_NODES))
-            continue
-        if key in sizes:
-            continue
-        if key in active:
-            raise yaml.YAMLError("an alias refers to a node that contains it (a recursive structure); "
-                                 "a spec is a finite list of layers")
-        active.add(key)
-        stack.append((node, True))
-        stack.extend((c, False) for c in children if id(c) not in sizes)
-
-
 def _load_file(path):
-    """The data in a .json/.yaml/.yml spec file, or a SpecError saying what is wrong with it."""
-    ext = os.path.splitext(path)[1].lower()
-    if os.path.isdir(path):
-        raise SpecError("spec file %r is a folder; give the path of a .json/.yaml file inside it" % path)
-    if ext not in (".json", ".yaml", ".yml"):
-        raise SpecError("spec file %r: expected a .json, .yaml or .yml file" % path)
-    if not os.path.isfile(path):
-        raise SpecError("spec file %r not found (expected %s)" % (path, _FORMS % ", ".join(PRESETS)))
-    kind = ext[1:].upper()
+    """The data in a spec file (fmnist_gluon.specfile, with this module's ceilings)."""
     try:
-        with open(path, "rb") as f:
-            data = f.read(MAX_SPEC_FILE_BYTES + 1)
-        if len(data) > MAX_SPEC_FILE_BYTES:
-            raise SpecError("spec file %r is larger than MAX_SPEC_FILE_BYTES = %d bytes; is it a spec? "
-                            "(raise fmnist_gluon.spec.MAX_SPEC_FILE_BYTES for a larger one)"
-                            % (path, MAX_SPEC_FILE_BYTES))
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise SpecError("spec file %r is not UTF-8 text (a binary file?): %s" % (path, exc)) from None
-    except OSError as exc:
-        raise SpecError("spec file %r cannot be read: %s" % (path, exc)) from None
-    if not text.strip():
-        raise SpecError("spec file %r is empty; expected %s in it" % (path, _FORMS % ", ".join(PRESETS)))
-    try:
-        return json.loads(text) if ext == ".json" else yaml.load(text, Loader=_SpecLoader)
-    except RecursionError:
-        raise SpecError("spec file %r is nested too deeply to read; a spec is a flat list of layers" % path) from None
-    except (ValueError, yaml.YAMLError) as exc:
-        reason = _cut(" ".join(str(exc).split()), 300)
-        if "python/" in reason:
-            reason += " (spec files are read with a safe loader: python tags are never run)"
-        raise SpecError("spec file %r is not valid %s: %s" % (path, kind, reason)) from None
-
-
-def _looks_like_path(text):
-    return (os.sep in text or (os.altsep or os.sep) in text
-            or text.lower().endswith((".json", ".yaml", ".yml")) or os.path.isfile(text))
+        return read_spec_file(path, _FORMS % ", ".join(PRESETS), MAX_SPEC_FILE_BYTES,
+                              MAX_YAML_NODES)
+    except SpecFileError as exc:
+        raise SpecError(str(exc)) from None
 
 
 def _raw_layers(spec, from_file=False):
@@ -439,9 +228,9 @@ def _raw_layers(spec, from_file=False):
         text = spec.strip()
         if text in PRESETS:
             return copy.deepcopy(PRESETS[text])
-        if not from_file and _looks_like_path(text):
+        if not from_file and looks_like_path(text):
             return _raw_layers(_load_file(text), from_file=True)
-        return _parse_shorthand(text)
+        return parse_shorthand(text)
     if isinstance(spec, Mapping):
         if "cnnlayers" in spec or "fclayers" in spec:
             return _seed_dict(spec)
@@ -579,7 +368,7 @@ def _file_of(spec):
     """The path ``spec`` names when it is a spec file, else None (so errors can name the file)."""
     if isinstance(spec, os.PathLike):
         return os.fspath(spec)
-    if isinstance(spec, str) and spec.strip() not in PRESETS and _looks_like_path(spec.strip()):
+    if isinstance(spec, str) and spec.strip() not in PRESETS and looks_like_path(spec.strip()):
         return spec.strip()
     return None
 
@@ -724,73 +513,5 @@ def _seed_dict(spec):
     return from_seed_tuples(**spec)
 
 
-def seed_spec(batchnorm=False, dropout=0.0, activation="relu", filters=64):
-    """The seed post's network family: two 3x3 convs of ``filters`` channels (padding 1, then 0),
-    each followed by a 2x2 max-pool, then dense 256 -> dense 64 -> dense 10.
-
-    ``batchnorm`` puts BatchNorm between every conv/hidden dense and its activation; ``dropout``
-    (> 0) adds Dropout after each conv block (after the pool) and each hidden dense (after the
-    activation). ``seed_spec()`` is the baseline, ``seed_spec(True)`` the bn rung and
-    ``seed_spec(True, 0.3)`` the dropout rung.
-    """
-    if not isinstance(batchnorm, bool):
-        raise SpecError("batchnorm: expected True or False, got %s" % _show(batchnorm))
-    try:
-        rate = _coerce(dropout, RATE)
-        filters = _coerce(filters, POSITIVE_INT)
-    except ValueError as exc:
-        raise SpecError("seed_spec: %s (dropout is a float in [0, 1), filters a positive int)" % exc) from None
-    bn = ["BN"] if batchnorm else []
-    drop = [[rate]] if rate > 0 else []
-    cnn = [[filters, 3, 1, 2, 2] + bn] + drop + [[filters, 3, 0, 2, 2] + bn] + drop
-    fc = [[256] + bn] + drop + [[64] + bn] + drop
-    return from_seed_tuples(cnn, fc, activation=activation, classes=10)
-
-
-SEED_SHORTHAND = "conv64k3p1-relu-pool2-conv64k3-relu-pool2-dense256-relu-dense64-relu-dense10"
-
-# The seed post's ladder (ENGINEERING.md section 2) and its "next steps".
-PRESETS = {
-    "baseline": seed_spec(),
-    "bn": seed_spec(batchnorm=True),
-    "dropout": seed_spec(batchnorm=True, dropout=0.3),
-    "leaky": seed_spec(batchnorm=True, dropout=0.3, activation="leakyrelu"),
-    "wide": seed_spec(batchnorm=True, dropout=0.3, filters=128),
-}
-
-# Recipes (docs/performance.md), written with each max-pool before its ReLU
-# (pool_before_activation's order: the same function, computed faster). "fast" reaches 94% test
-# accuracy in under 5 minutes on 2 cores: one conv at 28x28, pooled at once, two at 14x14 and
-# two unpadded ones at 7x7 -> 5x5 -> 3x3 (14.5 M MACs per image). "best" is the most accurate
-# network trained here: three VGG-style stages of two 3x3 convs (64, 128, 256 channels) with
-# BatchNorm, no dropout (its rung regularises with flips, crops, random erasing and label
-# smoothing instead; 116.6 M MACs per image). "best-small" is the same net at half the width
-# (32, 64, 128; 29.4 M MACs), the "best" recipe before it was widened.
-RECIPE_SHORTHAND = {
-    "fast": "conv32k3p1-pool2-bn-relu-conv64k3p1-bn-relu-conv64k3p1-bn-pool2-relu-"
-            "conv128k3-bn-relu-conv128k3-bn-relu-dense256-bn-relu",
-    "best": "conv64k3p1-bn-relu-conv64k3p1-bn-pool2-relu-"
-            "conv128k3p1-bn-relu-conv128k3p1-bn-pool2-relu-"
-            "conv256k3p1-bn-relu-conv256k3p1-bn-pool2-relu-dense256-bn-relu",
-    "best-small": "conv32k3p1-bn-relu-conv32k3p1-bn-pool2-relu-"
-                  "conv64k3p1-bn-relu-conv64k3p1-bn-pool2-relu-"
-                  "conv128k3p1-bn-relu-conv128k3p1-bn-pool2-relu-dense256-bn-relu",
-}
-PRESETS.update((name, parse_spec(text, classes=10)) for name, text in RECIPE_SHORTHAND.items())
-
-# The other systems people compare on Fashion-MNIST (issue 18; docs/seeds.md has each one's
-# source and what we chose where it was silent). Keras defaults where a system named none:
-# ReLU, 'valid' (unpadded) convolutions, a flatten before the first dense layer.
-SEED_SYSTEMS = {
-    "mlp": "dense256-relu-dense512-relu-dense100-relu-dense10",
-    "vgg": "conv32k3p1-relu-conv64k3p1-relu-pool2-conv128k3p1-relu-conv256k3-relu-pool3-dense10",
-    "dense": "dense300-relu-dense100-relu-dense10",
-    "cnn1": "conv32k3-relu-pool2-conv64k3-relu-conv64k3-relu-pool2-flatten-drop0.5-dense10",
-    "cnn2": "conv32k3p1@he_normal-relu-pool2-drop0.2-conv64k3p1-relu-pool2-drop0.2-"
-            "conv128k3p1-relu-drop0.5-dense128-relu-dense10",
-    "lenet5": "pad2-conv6k5-tanh-avgpool2-conv16k5-tanh-avgpool2-conv120k5-tanh-dense84-tanh-dense10",
-    "cnn-dropout": "conv32k3-relu-pool2-drop0.25-conv64k3-relu-pool2-drop0.25-conv128k3-relu-"
-                   "dense128-relu-dense10",
-    "mobilenet": [{"type": "zoo", "name": "mobilenet1.0", "resize": 56}],
-}
-PRESETS.update((name, parse_spec(spec, classes=10)) for name, spec in SEED_SYSTEMS.items())
+# The presets (they are parsed with the functions above, so they come last).
+from .presets import RECIPE_SHORTHAND, SEED_SYSTEMS, seed_spec  # noqa: E402,F401
