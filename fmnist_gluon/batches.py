@@ -8,7 +8,8 @@ import warnings
 import numpy as np
 
 from .augment import make_augment
-from .validation import check_batch_size, check_number, check_seed, did_you_mean, resolve_contexts
+from .validation import (check_batch_size, check_int, check_number, check_seed, did_you_mean,
+                         resolve_contexts)
 
 __all__ = ["BatchIterator", "train_val_split"]
 
@@ -104,6 +105,29 @@ def _check_ctx(ctx):
     return (ctxs if multi else ctxs[0]), multi
 
 
+def _check_shard(shard, batch_size):
+    """None or a checked ``(index, count)``: ``0 <= index < count`` and ``count`` divides the
+    batch size (so every worker's part of a global batch has the same size)."""
+    if shard is None:
+        return None
+    if not isinstance(shard, (tuple, list)) or len(shard) != 2:
+        raise ValueError("shard: expected None or (index, count), e.g. (rank, num_workers), got %r"
+                         % (shard,))
+    count = check_int(shard[1], "shard count", low=1)
+    index = check_int(shard[0], "shard index", low=0, high=count - 1)
+    if batch_size % count:
+        raise ValueError("batch_size %d is not a multiple of the %d workers: each worker takes an "
+                         "equal part of every global batch; use a batch_size divisible by %d"
+                         % (batch_size, count, count))
+    return index, count
+
+
+def _shard_of(idx, index, count):
+    """The ``index``-th of ``count`` equal contiguous parts of ``idx`` (cut to a multiple)."""
+    part = len(idx) // count
+    return idx[index * part:(index + 1) * part]
+
+
 class BatchIterator:
     """Mini-batches from in-memory arrays, as NDArrays on one context or split across several.
 
@@ -126,6 +150,12 @@ class BatchIterator:
         after scaling, like ``transforms.Normalize`` after ``ToTensor``.
     last_batch : "keep" (a smaller last batch), "discard" (drop it) or "rollover" (its samples
         start the next epoch), as in ``gluon.data.DataLoader``.
+    shard : None, or ``(index, count)`` for data-parallel training across ``count`` worker
+        processes: every worker walks the same order (same ``seed``) in the same global batches
+        of ``batch_size`` and yields only its ``index``-th contiguous part of each (as
+        ``split_and_load`` splits a batch across devices), so the workers' parts of one step
+        are one global batch. ``batch_size`` must be a multiple of ``count``; a last batch is
+        cut to a multiple of ``count`` (at most ``count - 1`` samples of an epoch left out).
 
     Each full pass increments ``.epoch``; set ``.epoch = k`` to reproduce epoch ``k`` (resume).
     Per batch the work is an index slice, a small uint8 copy, one float conversion and
@@ -133,7 +163,7 @@ class BatchIterator:
     """
 
     def __init__(self, images, labels=None, batch_size=128, shuffle=False, seed=None, ctx=None,
-                 augment=None, mean=None, std=None, last_batch="keep"):
+                 augment=None, mean=None, std=None, last_batch="keep", shard=None):
         if labels is None and hasattr(images, "images") and hasattr(images, "labels"):  # a Dataset
             images, labels = images.images, images.labels
         self._x = _as_nchw(images)
@@ -156,6 +186,7 @@ class BatchIterator:
             raise ValueError("last_batch='rollover' needs batch_size <= number of samples (%d), got %d"
                              % (n, self.batch_size))
         self.last_batch = last_batch
+        self.shard = _check_shard(shard, self.batch_size)
         self.shuffle = bool(shuffle)
         if seed is None:
             seed = int(np.random.SeedSequence().entropy)
@@ -193,12 +224,16 @@ class BatchIterator:
 
     def __len__(self):
         first, stop = self._batch_range(self.epoch)
+        tail = self.num_samples % self.batch_size if self.last_batch == "keep" else 0
+        if self.shard is not None and 0 < tail < self.shard[1]:
+            stop -= 1  # a last batch smaller than the number of workers gives no batch
         return stop - first
 
     def __repr__(self):
         return ("BatchIterator(num_samples=%d, shape=%s, batch_size=%d, shuffle=%s, seed=%d, last_batch=%r, "
-                "augment=%r, epoch=%d)" % (self.num_samples, self._x.shape[1:], self.batch_size, self.shuffle,
-                                           self.seed, self.last_batch, self.augment, self.epoch))
+                "augment=%r, epoch=%d%s)" % (self.num_samples, self._x.shape[1:], self.batch_size, self.shuffle,
+                                             self.seed, self.last_batch, self.augment, self.epoch,
+                                             "" if self.shard is None else ", shard=%s" % (self.shard,)))
 
     # ---- order ----
     def _rng(self, epoch, stream):
@@ -246,6 +281,10 @@ class BatchIterator:
             idx = indices[start:start + b]
             if len(idx) < b and self.last_batch != "keep":
                 break
+            if self.shard is not None:
+                idx = _shard_of(idx, *self.shard)
+                if not len(idx):
+                    break
             xb = self._x[idx]
             if self.augment is not None:
                 xb = self.augment(xb, rng)

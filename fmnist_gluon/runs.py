@@ -157,12 +157,18 @@ class RunPlan:
         self.config, self.out, self.checkpoint_dir = config, out, checkpoint_dir
         self.train_data, self.test_data = train, test
 
-    def train(self, ctx=None, verbose=True, callbacks=None):
-        """Train (resuming from ``checkpoint_dir``) and write the run folder; returns History."""
+    def train(self, ctx=None, verbose=True, callbacks=None, kvstore="device"):
+        """Train (resuming from ``checkpoint_dir``) and write the run folder; returns History.
+
+        With a dist ``kvstore`` (a store made by ``distributed.make_kvstore``), every worker
+        trains and rank 0 alone writes the folder.
+        """
         cfg, s = self.config, self.config["training"]
-        os.makedirs(self.out, exist_ok=True)
-        atomic_write_text(os.path.join(self.out, CONFIG), json.dumps(cfg, indent=1))
-        atomic_write_text(os.path.join(self.out, SPEC), json.dumps(cfg["spec"], indent=1))
+        writes = getattr(kvstore, "rank", 0) == 0
+        if writes:
+            os.makedirs(self.out, exist_ok=True)
+            atomic_write_text(os.path.join(self.out, CONFIG), json.dumps(cfg, indent=1))
+            atomic_write_text(os.path.join(self.out, SPEC), json.dumps(cfg["spec"], indent=1))
         net = build_cnn(cfg["spec"], classes=None, input_shape=tuple(cfg["input_shape"]))
         extra = {} if callbacks is None else {"callbacks": callbacks}
         history = fit(net, self.train_data, val=self.test_data, epochs=s["epochs"],
@@ -171,7 +177,9 @@ class RunPlan:
                       seed=cfg["data"]["seed"], lr_scheduler=s["lr_scheduler"],
                       augment=s["augment"], optimizer_params=s["optimizer_params"] or None,
                       label_smoothing=s["label_smoothing"], checkpoint_dir=self.checkpoint_dir,
-                      verbose=verbose, **extra)
+                      verbose=verbose, kvstore=kvstore, **extra)
+        if not writes:
+            return history
         history.save(os.path.join(self.out, "history.json"))
         history.save(os.path.join(self.out, "history.csv"))
         if len(history):

@@ -19,12 +19,18 @@ def iterator_ctxs(it):
     return list(it.ctx) if isinstance(it.ctx, (list, tuple)) else [it.ctx]
 
 
-def make_iterator(data, name, batch_size, ctxs, shuffle=False, seed=None, augment=None):
-    """``data`` as a BatchIterator on ``ctxs``: an (images, labels) pair, or an iterator."""
+def make_iterator(data, name, batch_size, ctxs, shuffle=False, seed=None, augment=None,
+                  shard=None):
+    """``data`` as a BatchIterator on ``ctxs``: an (images, labels) pair, or an iterator.
+    ``shard``: this worker's ``(rank, workers)`` part of every batch (data-parallel training)."""
     if isinstance(data, BatchIterator):
         if augment is not None:
             raise ValueError("augment= applies to arrays; %s is a BatchIterator: give it "
                              "augment=%r when you create it" % (name, augment))
+        if data.shard != (None if shard is None else tuple(shard)):
+            raise ValueError("%s is a BatchIterator with shard=%s, but this worker's part is %s: "
+                             "create it with shard=(rank, num_workers) of the kvstore, or pass "
+                             "arrays" % (name, data.shard, shard))
         if iterator_ctxs(data) != list(ctxs):
             raise ValueError("%s is a BatchIterator on %s but the training contexts are %s: "
                              "create it with ctx=%s (or leave fit's ctx=None)"
@@ -36,7 +42,7 @@ def make_iterator(data, name, batch_size, ctxs, shuffle=False, seed=None, augmen
             raise ValueError("%s: the labels are None; training and evaluation need "
                              "(images, labels)" % name)
         return BatchIterator(images, labels, batch_size=batch_size, shuffle=shuffle,
-                                      seed=seed, ctx=ctx_arg(ctxs), augment=augment)
+                             seed=seed, ctx=ctx_arg(ctxs), augment=augment, shard=shard)
     raise TypeError("%s: expected an (images, labels) pair of arrays or a data.BatchIterator, "
                     "got %s" % (name, type(data).__name__))
 

@@ -15,6 +15,7 @@ import mxnet as mx
 import numpy as np
 from mxnet import autograd, gluon, nd
 
+from ..distributed import Workers, is_dist, make_kvstore
 from ..history import History
 from .callbacks import BestEpoch, default_callbacks
 from .checkpoint import Checkpoint, run_seed
@@ -45,6 +46,11 @@ def fit(net, train, val=None, epochs=10, *, optimizer="sgd", lr=0.1, wd=0.0, bat
         ``optimizer_params`` (e.g. ``{"momentum": 0.9}``), or an ``mx.optimizer.Optimizer``.
     ctx : None (every GPU MXNet sees, else the CPU), a context, or a list of contexts: each
         batch is split across them and the gradients are summed by the kvstore (``kvstore``).
+    kvstore : "device" (default), another MXNet kvstore name or an ``mx.kv.KVStore``.
+        "dist_sync" trains data-parallel across the worker processes of a job (started with
+        ``fmnist-gluon launch``; docs/distributed.md): ``batch_size`` is the global batch, each
+        worker computes an equal part of it, gradients are summed over the workers and divided
+        by the global batch, and rank 0 alone writes checkpoints.
     metrics : name(s), dict(s) ``{"name": ..., **kwargs}`` or ``mx.metric.EvalMetric``\\ s;
         "accuracy" (default), "top_k_accuracy_5", "ce", "f1" (macro-F1 over all classes).
     init : "xavier" (Glorot uniform, ``init_magnitude`` 3.0 = MXNet's and Keras's default; the
@@ -78,13 +84,18 @@ def fit(net, train, val=None, epochs=10, *, optimizer="sgd", lr=0.1, wd=0.0, bat
     batch_size = _check_arguments(epochs, on_nan, seed, log_every, label_smoothing, batch_size)
     check_optimizer(optimizer, optimizer_params, lr_scheduler)
     ctxs = fit_ctxs(ctx, train)
+    kvstore = make_kvstore(kvstore)
+    workers = Workers(kvstore) if is_dist(kvstore) else None
     checkpoint = Checkpoint(checkpoint_dir) if checkpoint_dir else None
     saved = checkpoint.load() if checkpoint and resume else None
     seed = run_seed(seed, saved, batch_size, checkpoint_dir)
+    if workers is not None:
+        seed = workers.broadcast_seed(seed)  # one shuffle order for all the workers' shards
 
     # data, metrics, callbacks (which check their monitor keys before any work)
     train_it = make_iterator(train, "train", batch_size, ctxs, shuffle=True, seed=seed,
-                             augment=augment)
+                             augment=augment,
+                             shard=None if workers is None else (workers.rank, workers.count))
     val_it = None if val is None else make_iterator(val, "val", batch_size, ctxs)
     train_metrics, val_metrics = make_metrics(metrics), make_metrics(metrics)
     cbs = default_callbacks(callbacks, monitor, early_stopping, restore_best, verbose, on_nan,
@@ -99,6 +110,8 @@ def fit(net, train, val=None, epochs=10, *, optimizer="sgd", lr=0.1, wd=0.0, bat
                      hybridize)
     if saved is not None:
         checkpoint.load_params(net, saved, ctxs)
+    if workers is not None:
+        workers.broadcast_params(net)  # rank 0's start (or checkpoint) on every worker
     scheduler = make_lr_scheduler(lr_scheduler, lr, epochs, len(train_it))
     trainer = make_trainer(net, optimizer, lr, wd, optimizer_params, scheduler, kvstore)
     history = History(monitor=best.key, meta={
@@ -110,6 +123,8 @@ def fit(net, train, val=None, epochs=10, *, optimizer="sgd", lr=0.1, wd=0.0, bat
         history = History.from_dict(saved["history"])
         history.monitor = best.key
     history.meta["contexts"] = [str(c) for c in ctxs]
+    if workers is not None:
+        history.meta.update(kvstore=kvstore.type, workers=workers.count, rank=workers.rank)
     for cb in cbs:
         cb.net, cb.trainer, cb.history = net, trainer, history
     if saved is not None:
@@ -130,12 +145,15 @@ def fit(net, train, val=None, epochs=10, *, optimizer="sgd", lr=0.1, wd=0.0, bat
             train_it.epoch = epoch - 1  # shuffle and augmentation: a function of (seed, epoch)
             tic = time.perf_counter()
             row, reason = _train_epoch(net, train_it, trainer, train_loss_fn, train_metrics, cbs,
-                                       log_every)
+                                       log_every, workers)
             if reason:  # a callback stopped inside the epoch (e.g. a NaN): no row, no checkpoint
                 history.stopped_reason = reason
                 break
             if len(ctxs) > 1:
                 average_statistics(net)
+            if workers is not None:  # every rank evaluates, records and decides the same
+                workers.average_statistics(net)
+                row = workers.mean_row(row)
             if val_it is not None:
                 row.update({"val_" + k: v for k, v in
                             evaluate_iter(net, val_it, val_metrics, loss_fn).items()})
@@ -144,6 +162,8 @@ def fit(net, train, val=None, epochs=10, *, optimizer="sgd", lr=0.1, wd=0.0, bat
                    "seconds": time.perf_counter() - tic, "images_per_sec": speed}
             history.append(row)
             history.stopped_reason = _stop_reason(cbs, "on_epoch_end", epoch, row)
+            if workers is not None:
+                history.stopped_reason = workers.agree_to_stop(history.stopped_reason)
             if checkpoint is not None and _writes_checkpoints(kvstore):
                 checkpoint.save(epoch, net, trainer, history, cbs, seed, batch_size,
                                 best.improved)
@@ -211,15 +231,18 @@ def _check_arguments(epochs, on_nan, seed, log_every, label_smoothing, batch_siz
     return check_batch_size(batch_size)
 
 
-def _train_epoch(net, it, trainer, loss_fn, metrics, cbs, log_every):
+def _train_epoch(net, it, trainer, loss_fn, metrics, cbs, log_every, workers=None):
     """One pass over ``it``: ``(row, None)``, or ``(None, reason)`` when a callback stopped it.
 
     The host syncs only every ``log_every`` batches: the batch losses wait on the device until
-    then, and the callbacks' ``on_batch_end`` (the NaN guard among them) sees all of them.
+    then, and the callbacks' ``on_batch_end`` (the NaN guard among them) sees all of them. With
+    ``workers`` (a dist kvstore), the step divides by the global batch and the workers agree on
+    stopping at every sync point.
     """
     for m in metrics:
         m.reset()
-    ctx0 = next(iter(net.collect_params().values())).list_ctx()[0]
+    params = list(net.collect_params().values())
+    ctx0 = params[0].list_ctx()[0]
     state = {"pending": [], "total": 0.0, "count": 0}
 
     def sync(batch):  # batch: 1-based number of the last batch run
@@ -229,7 +252,8 @@ def _train_epoch(net, it, trainer, loss_fn, metrics, cbs, log_every):
         state["total"] += float(np.sum(values))
         logs = {"loss": state["total"] / max(state["count"], 1), **metric_values(metrics, ""),
                 "batch_losses": values}
-        return _stop_reason(cbs, "on_batch_end", batch, logs)
+        reason = _stop_reason(cbs, "on_batch_end", batch, logs)
+        return reason if workers is None else workers.agree_to_stop(reason)
 
     start = time.perf_counter()
     batch = 0
@@ -239,7 +263,9 @@ def _train_epoch(net, it, trainer, loss_fn, metrics, cbs, log_every):
             losses = [loss_fn(o, y) for o, y in zip(outs, label)]
         autograd.backward(losses)
         n = sum(x.shape[0] for x in data)
-        trainer.step(n)
+        if workers is not None:  # equal parts per worker: the global batch is n * count
+            workers.sum_gradients(params)
+        trainer.step(n if workers is None else n * workers.count)
         state["count"] += n
         sums = [l.sum().as_in_context(ctx0) for l in losses]
         state["pending"].append((nd.add_n(*sums) if len(sums) > 1 else sums[0]).reshape((1,)))

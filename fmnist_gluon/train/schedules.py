@@ -2,6 +2,8 @@
 import mxnet as mx
 from mxnet import gluon
 
+from ..distributed import is_dist
+
 __all__ = ["make_lr_scheduler", "check_optimizer", "make_trainer"]
 
 
@@ -82,7 +84,15 @@ def check_optimizer(optimizer, optimizer_params, lr_scheduler):
 
 
 def make_trainer(net, optimizer, lr, wd, optimizer_params, scheduler, kvstore):
-    """A gluon.Trainer; a scheduler instance keeps its own base_lr (``lr`` is for shorthands)."""
+    """A gluon.Trainer; a scheduler instance keeps its own base_lr (``lr`` is for shorthands).
+
+    On a dist kvstore the gradients are summed across the workers by
+    :class:`~fmnist_gluon.distributed.Workers` before ``step``, and every worker's trainer
+    updates locally (no kvstore): the trainer state is each worker's own, so
+    ``save_states``/``load_states`` and ``set_learning_rate`` work as on one process.
+    """
+    if is_dist(kvstore):
+        kvstore = None
     if isinstance(optimizer, mx.optimizer.Optimizer):
         return gluon.Trainer(net.collect_params(), optimizer, kvstore=kvstore)
     params = dict(optimizer_params or {})
