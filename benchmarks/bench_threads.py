@@ -30,6 +30,9 @@ SETTINGS = {
     "1 thread, PASSIVE": {"OMP_NUM_THREADS": "1", "OMP_WAIT_POLICY": "PASSIVE"},
     "2 threads, ACTIVE": {"OMP_NUM_THREADS": "2", "OMP_WAIT_POLICY": "ACTIVE"},
     "2 threads, PASSIVE": {"OMP_NUM_THREADS": "2", "OMP_WAIT_POLICY": "PASSIVE"},
+    # libgomp with no wait policy: spin GOMP_SPINCOUNT times (300,000 by default), then sleep
+    "2 threads, spin then sleep": {"OMP_NUM_THREADS": "2"},
+    "2 threads, GOMP_SPINCOUNT=30000": {"OMP_NUM_THREADS": "2", "GOMP_SPINCOUNT": "30000"},
     "fmnist_gluon's default": {},
 }
 CLEAN = ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "MXNET_OMP_MAX_THREADS", "FMNIST_GLUON_THREADS",
