@@ -118,10 +118,14 @@ class Workers:
         return out.asnumpy()
 
     def broadcast_params(self, net):
-        """Rank 0's parameters (weights and BatchNorm statistics) on every worker, once."""
-        for name, p in sorted(net.collect_params().items()):
+        """Rank 0's parameters (weights and BatchNorm statistics) on every worker, once.
+
+        Parameters are matched by their place in the network, not by name: a name carries a
+        per-process counter (``dense3_weight``) that differs between processes that built other
+        blocks before."""
+        for i, p in enumerate(net.collect_params().values()):
             copies = p.list_data()
-            self._broadcast("start/" + name, copies[0], copies)
+            self._broadcast("start/%d" % i, copies[0], copies)
 
     def sum_gradients(self, params):
         """Sum every trained parameter's gradient over the workers (and this worker's devices),
@@ -130,7 +134,7 @@ class Workers:
             if p.grad_req == "null":
                 continue
             grads = p.list_grad()
-            key = self._key("grad/" + p.name, nd.zeros(grads[0].shape))
+            key = self._key("grad/%d" % i, nd.zeros(grads[0].shape))  # by place, as above
             total = grads[0] if len(grads) == 1 else nd.add_n(
                 *[g.as_in_context(grads[0].context) for g in grads])
             self.kv.pushpull(key, total, out=total, priority=-i)
