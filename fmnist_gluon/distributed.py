@@ -75,8 +75,7 @@ class Workers:
 
     The gradients are summed here too, and each worker's ``gluon.Trainer`` runs locally
     (``kvstore=None``): MXNet 1.9.1's Trainer on a dist kvstore with ``update_on_kvstore=False``
-    was measured to diverge in about one run in three here (its broadcast of the weights and
-    its gradient sums share one key per parameter), and with ``update_on_kvstore=True`` the
+    diverged in 3 of 10 short two-worker runs here, and with ``update_on_kvstore=True`` the
     optimizer lives on the server, where its state cannot be saved for a resume and
     ``set_learning_rate`` does not reach it.
     """
@@ -88,11 +87,11 @@ class Workers:
     def _key(self, name, value):
         """The key of ``name``; a new one starts as ``value`` (rank 0's; an int n: n zeros).
 
-        MXNet 1.9.1's ``init`` on a dist store is rank 0 alone sending the value, and another
-        worker's first push or pull of the key can reach the server before it: the server then
-        takes that push for the initial value (every later sum is off by one push), or aborts
-        on the pull. So rank 0 reads the key back (the server answers after storing the init,
-        which came first on the same connection), and then all workers meet at a barrier.
+        MXNet 1.9.1's ``init`` on a dist store is rank 0 alone sending the value; if another
+        worker's first push or pull of the key reached the server before it, the server would
+        take that push for the initial value (every later sum off by one push) or abort on the
+        pull. So rank 0 reads the key back (the server answers after storing the init, which
+        came first on the same connection), and then all workers meet at a barrier.
         """
         if name not in self._keys:
             key = self._keys[name] = _FIRST_KEY + len(self._keys)
