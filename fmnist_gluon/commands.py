@@ -218,7 +218,7 @@ def run_train(args):
       fmnist-gluon train fast --epochs 2 --out runs/t        # the fast recipe, 2 epochs
       fmnist-gluon train bn --optimizer sgd --lr 0.1 --train-size 5000 --out runs/bn-sgd
     """
-    from .distributed import make_kvstore, parse_ctx
+    from .distributed import make_kvstore, parse_ctx, rank_of
     from .runs import plan_run
 
     ctx = checked(parse_ctx, args.ctx)
@@ -226,7 +226,7 @@ def run_train(args):
     if kvstore == "auto":
         kvstore = "dist_sync" if os.environ.get("DMLC_ROLE") == "worker" else "device"
     kvstore = checked(make_kvstore, kvstore)  # joins the job: from here on, the same on all ranks
-    rank = getattr(kvstore, "rank", 0)
+    rank = rank_of(kvstore)
     out = args.out or os.path.join("runs", args.spec if args.spec.replace("-", "").isalnum()
                                    else "custom")
     plan = checked(

@@ -17,7 +17,7 @@ from mxnet import nd
 
 from .validation import resolve_contexts
 
-__all__ = ["parse_ctx", "DIST_KVSTORES", "is_dist", "make_kvstore", "Workers"]
+__all__ = ["parse_ctx", "DIST_KVSTORES", "is_dist", "make_kvstore", "rank_of", "Workers"]
 
 DIST_KVSTORES = ("dist_sync", "dist_device_sync")
 # fit's own kvstore keys, far above the Trainer's (the parameters' indices 0, 1, ...)
@@ -43,6 +43,12 @@ def is_dist(kvstore):
     """Whether ``kvstore`` (a name or an ``mx.kv.KVStore``) spans several processes."""
     kind = kvstore if isinstance(kvstore, str) else getattr(kvstore, "type", "")
     return kind.startswith("dist")
+
+
+def rank_of(kvstore):
+    """This process's rank in a dist kvstore's job; 0 for a local store or a name. Rank 0
+    alone writes checkpoints and run folders."""
+    return getattr(kvstore, "rank", 0)
 
 
 def make_kvstore(kvstore):
@@ -137,10 +143,9 @@ class Workers:
             total = grads[0] if len(grads) == 1 else nd.add_n(
                 *[g.as_in_context(grads[0].context) for g in grads])
             self.kv.pushpull(key, total, out=total, priority=-i)
-            for g in grads[1:]:
-                total.copyto(g)
-            if len(grads) > 1:
-                total.copyto(grads[0])
+            if len(grads) > 1:  # total is a new array: every device gets a copy
+                for g in grads:
+                    total.copyto(g)
 
     def broadcast_seed(self, seed):
         """Rank 0's ``seed`` (a non-negative int below 2**128) on every worker."""

@@ -119,12 +119,8 @@ def _stop(group, procs, grace=5.0):
     """End every process of the job's group: servers left waiting, or all after a failure."""
     if group is None:
         return
-    deadline = time.monotonic() + grace
-    if any(p.poll() is None for _, p in procs):
-        # the scheduler and servers end by themselves once the workers are done: a moment first
-        while time.monotonic() < deadline and any(p.poll() is None for _, p in procs) \
-                and all(p.poll() == 0 for (role, _, _), p in procs if role == "worker"):
-            time.sleep(0.05)
+    if all(p.poll() == 0 for (role, _, _), p in procs if role == "worker"):
+        _wait_all(procs, grace)  # the scheduler and servers end by themselves: a moment first
     for sig in (signal.SIGTERM, signal.SIGKILL):
         if all(p.poll() is not None for _, p in procs):
             break
@@ -132,8 +128,13 @@ def _stop(group, procs, grace=5.0):
             os.killpg(group, sig)
         except ProcessLookupError:
             break
-        end = time.monotonic() + grace
-        while time.monotonic() < end and any(p.poll() is None for _, p in procs):
-            time.sleep(0.05)
+        _wait_all(procs, grace)
     for _, p in procs:
         p.wait()
+
+
+def _wait_all(procs, seconds):
+    """Wait up to ``seconds`` for every process to end."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end and any(p.poll() is None for _, p in procs):
+        time.sleep(0.05)

@@ -27,6 +27,7 @@ import numpy as np
 
 from . import plot
 from .data import load_dataset, make_augment, train_val_split
+from .distributed import rank_of
 from .export import export_mxnet, export_onnx
 from .images import load_images
 from .ladder import RUNGS
@@ -164,7 +165,7 @@ class RunPlan:
         trains and rank 0 alone writes the folder.
         """
         cfg, s = self.config, self.config["training"]
-        writes = getattr(kvstore, "rank", 0) == 0
+        writes = rank_of(kvstore) == 0
         if writes:
             os.makedirs(self.out, exist_ok=True)
             atomic_write_text(os.path.join(self.out, CONFIG), json.dumps(cfg, indent=1))

@@ -15,7 +15,7 @@ import mxnet as mx
 import numpy as np
 from mxnet import autograd, gluon, nd
 
-from ..distributed import Workers, is_dist, make_kvstore
+from ..distributed import Workers, is_dist, make_kvstore, rank_of
 from ..history import History
 from .callbacks import BestEpoch, default_callbacks
 from .checkpoint import Checkpoint, run_seed
@@ -164,7 +164,7 @@ def fit(net, train, val=None, epochs=10, *, optimizer="sgd", lr=0.1, wd=0.0, bat
             history.stopped_reason = _stop_reason(cbs, "on_epoch_end", epoch, row)
             if workers is not None:
                 history.stopped_reason = workers.agree_to_stop(history.stopped_reason)
-            if checkpoint is not None and _writes_checkpoints(kvstore):
+            if checkpoint is not None and rank_of(kvstore) == 0:  # data-parallel: rank 0 writes
                 checkpoint.save(epoch, net, trainer, history, cbs, seed, batch_size,
                                 best.improved)
             if history.stopped_reason:
@@ -202,12 +202,6 @@ def _prepare_network(net, ctxs, seed, init, train_it, val_it, hybridize):
         # loses a BatchNorm statistics update with it (docs/training.md), so plain there
         static = len(ctxs) == 1
         net.hybridize(static_alloc=static, static_shape=static)
-
-
-def _writes_checkpoints(kvstore):
-    """Whether this process writes the checkpoints: with data-parallel training (one ``fit``
-    per worker on a dist kvstore) only rank 0 does; a local kvstore's rank is 0."""
-    return getattr(kvstore, "rank", 0) == 0
 
 
 def _stop_reason(cbs, hook, *args):
