@@ -167,6 +167,21 @@ def test_seed_rungs_carry_their_training_settings():
     assert all(x.wd == 0.0 and x.init_magnitude == 3.0 for x in ladder.get_rungs("seeds"))
 
 
+def test_each_gap_variant_is_its_system_with_one_change_and_is_tested_against_it():
+    for base, variant in ladder.GAP_VARIANTS:
+        ours, theirs = variant.config(), ladder.RUNGS[base].config()
+        changed = {k for k in ours if k not in ("name", "description") and ours[k] != theirs[k]}
+        if "optimizer" in changed:
+            changed.discard("lr")  # another optimizer comes with its own default step
+        assert len(changed) == 1, (variant.name, changed)
+        names = [r.name for r in ladder.get_rungs([base, variant.name])]
+        assert names == [base, variant.name]  # listed right after its system
+        assert ladder.comparison_pairs(names) == [(base, variant.name)]
+    assert ladder.RUNGS["cnn1-e50"].config()["epochs"] == 50
+    same = ladder.RUNGS["cnn-dropout-same"].config()["spec"]
+    assert [layer["padding"] for layer in same if layer["type"] == "conv"] == [1, 1, 1]
+
+
 @pytest.mark.slow
 def test_seeds_example_trains_and_reports_against_the_published_figures(idx_dir, tmp_path):
     import json
