@@ -138,6 +138,9 @@ GAP_VARIANTS = (
                   init_magnitude=3.0, description="cnn1 for 50 epochs: is it still learning at 20?")),
     ("cnn1", Rung("cnn1-adam", "cnn1", "adam", 1e-3, wd=0.0, epochs=20, batch_size=32,
                   init_magnitude=3.0, description="cnn1 with Adam lr 1e-3: is Nadam's 2e-3 step too big?")),
+    ("cnn1", Rung("cnn1-lr1e-3", "cnn1", "nadam", 1e-3, wd=0.0, epochs=20, batch_size=32,
+                  init_magnitude=3.0, description="cnn1 with Nadam at lr 1e-3 (MXNet's default): "
+                                                  "the step or the optimizer?")),
     ("cnn-dropout", Rung("cnn-dropout-same", "conv32k3p1-relu-pool2-drop0.25-conv64k3p1-relu-pool2-"
                          "drop0.25-conv128k3p1-relu-flatten-dense128-relu-dense10", "adam", 1e-3, wd=0.0,
                          epochs=20, batch_size=32, init_magnitude=3.0,
