@@ -17,7 +17,7 @@ import json
 import os
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 
 from .data import load_dataset, train_val_split
@@ -130,28 +130,27 @@ SEED_SYSTEM_RUNGS = tuple(
 )
 # Variants run to explain a system's gap to its published figure (docs/seeds.md): each is the
 # system with one change, inserted after it and tested against it in the report (COMPARE_WITH).
-GAP_VARIANTS = (
-    ("dense", Rung("dense-lr0.01", "dense", "sgd", 1e-2, wd=0.0, epochs=5, batch_size=32,
-                   init_magnitude=3.0, description="dense at SGD lr 1e-2 (Keras's default): is the "
-                                                   "published 83.86% a larger step?")),
-    ("cnn1", Rung("cnn1-e50", "cnn1", "nadam", 2e-3, wd=0.0, epochs=50, batch_size=32,
-                  init_magnitude=3.0, description="cnn1 for 50 epochs: is it still learning at 20?")),
-    ("cnn1", Rung("cnn1-adam", "cnn1", "adam", 1e-3, wd=0.0, epochs=20, batch_size=32,
-                  init_magnitude=3.0, description="cnn1 with Adam lr 1e-3: is Nadam's 2e-3 step too big?")),
-    ("cnn1", Rung("cnn1-lr1e-3", "cnn1", "nadam", 1e-3, wd=0.0, epochs=20, batch_size=32,
-                  init_magnitude=3.0, description="cnn1 with Nadam at lr 1e-3 (MXNet's default): "
-                                                  "the step or the optimizer?")),
-    ("cnn-dropout", Rung("cnn-dropout-same", "conv32k3p1-relu-pool2-drop0.25-conv64k3p1-relu-pool2-"
-                         "drop0.25-conv128k3p1-relu-flatten-dense128-relu-dense10", "adam", 1e-3, wd=0.0,
-                         epochs=20, batch_size=32, init_magnitude=3.0,
-                         description="cnn-dropout with 'same' convs: does a wider flatten close the gap?")),
+_SYSTEMS = {r.name: r for r in SEED_SYSTEM_RUNGS}
+GAP_VARIANTS = tuple(
+    (base, replace(_SYSTEMS[base], name=name, description=text, **change))
+    for base, name, change, text in (
+        ("dense", "dense-lr0.01", {"lr": 1e-2},
+         "dense at SGD lr 1e-2 (Keras's default): is the published 83.86% a larger step?"),
+        ("cnn1", "cnn1-e50", {"epochs": 50}, "cnn1 for 50 epochs: is it still learning at 20?"),
+        ("cnn1", "cnn1-adam", {"optimizer": "adam", "lr": 1e-3},
+         "cnn1 with Adam lr 1e-3: is Nadam's 2e-3 step too big?"),
+        ("cnn1", "cnn1-lr1e-3", {"lr": 1e-3},
+         "cnn1 with Nadam at lr 1e-3 (MXNet's default): the step or the optimizer?"),
+        ("cnn-dropout", "cnn-dropout-same",
+         {"spec": "conv32k3p1-relu-pool2-drop0.25-conv64k3p1-relu-pool2-drop0.25-conv128k3p1-relu-"
+                  "flatten-dense128-relu-dense10"},
+         "cnn-dropout with 'same' convs: does a wider flatten close the gap?"),
+    )
 )
 for _rung in SEED_SYSTEM_RUNGS:
     RUNGS[_rung.name] = _rung
-    for _base, _variant in GAP_VARIANTS:
-        if _base == _rung.name:
-            RUNGS[_variant.name] = _variant
-del _rung, _base, _variant
+    RUNGS.update((v.name, v) for base, v in GAP_VARIANTS if base == _rung.name)
+del _rung, _SYSTEMS
 
 # The published test accuracy of each system (issue 18's table), for the seeds report.
 PUBLISHED = {"mlp": 89.5, "vgg": 94.0, "dense": 83.86, "cnn1": 91.6, "cnn2": 92.9, "lenet5": 88.9,
