@@ -145,6 +145,11 @@ GAP_VARIANTS = tuple(
          {"spec": "conv32k3p1-relu-pool2-drop0.25-conv64k3p1-relu-pool2-drop0.25-conv128k3p1-relu-"
                   "flatten-dense128-relu-dense10"},
          "cnn-dropout with 'same' convs: does a wider flatten close the gap?"),
+        ("vgg", "vgg-dropout",
+         {"spec": "conv32k3p1-relu-conv64k3p1-relu-pool2-drop0.25-conv128k3p1-relu-conv256k3-relu-"
+                  "pool3-drop0.25-flatten-drop0.5-dense10"},
+         "vgg with Keras's VGG-like dropouts (0.25 after each pool, 0.5 before the classifier): "
+         "is its gap the regularisation its source did not list?"),
     )
 )
 for _rung in SEED_SYSTEM_RUNGS:

@@ -180,6 +180,8 @@ def test_each_gap_variant_is_its_system_with_one_change_and_is_tested_against_it
     assert ladder.RUNGS["cnn1-e50"].config()["epochs"] == 50
     same = ladder.RUNGS["cnn-dropout-same"].config()["spec"]
     assert [layer["padding"] for layer in same if layer["type"] == "conv"] == [1, 1, 1]
+    vgg = ladder.RUNGS["vgg-dropout"].config()["spec"]
+    assert [layer["rate"] for layer in vgg if layer["type"] == "dropout"] == [0.25, 0.25, 0.5]
 
 
 @pytest.mark.slow
