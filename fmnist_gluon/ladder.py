@@ -141,6 +141,8 @@ GAP_VARIANTS = tuple(
          "cnn1 with Adam lr 1e-3: is Nadam's 2e-3 step too big?"),
         ("cnn1", "cnn1-lr1e-3", {"lr": 1e-3},
          "cnn1 with Nadam at lr 1e-3 (MXNet's default): the step or the optimizer?"),
+        ("cnn2", "cnn2-e20", {"epochs": 20},
+         "cnn2 for 20 epochs: is it still learning at the source's 'about 8'?"),
         ("cnn-dropout", "cnn-dropout-same",
          {"spec": "conv32k3p1-relu-pool2-drop0.25-conv64k3p1-relu-pool2-drop0.25-conv128k3p1-relu-"
                   "flatten-dense128-relu-dense10"},

@@ -178,6 +178,7 @@ def test_each_gap_variant_is_its_system_with_one_change_and_is_tested_against_it
         assert names == [base, variant.name]  # listed right after its system
         assert ladder.comparison_pairs(names) == [(base, variant.name)]
     assert ladder.RUNGS["cnn1-e50"].config()["epochs"] == 50
+    assert ladder.RUNGS["cnn2-e20"].config()["epochs"] == 20
     same = ladder.RUNGS["cnn-dropout-same"].config()["spec"]
     assert [layer["padding"] for layer in same if layer["type"] == "conv"] == [1, 1, 1]
     vgg = ladder.RUNGS["vgg-dropout"].config()["spec"]
