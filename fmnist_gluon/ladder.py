@@ -147,6 +147,11 @@ GAP_VARIANTS = tuple(
          {"spec": "conv32k3p1-relu-pool2-drop0.25-conv64k3p1-relu-pool2-drop0.25-conv128k3p1-relu-"
                   "flatten-dense128-relu-dense10"},
          "cnn-dropout with 'same' convs: does a wider flatten close the gap?"),
+        ("cnn-dropout", "cnn-dropout-keras",
+         {"spec": "conv32k3p1-relu-pool2-conv64k3p1-relu-pool2-conv128k3p1-relu-drop0.25-flatten-"
+                  "dense128-relu-drop0.5-dense10"},
+         "cnn-dropout with 'same' convs and its two dropouts where Keras's mnist_cnn example puts "
+         "them (0.25 after the convs, 0.5 after the dense layer): is the gap where they sit?"),
         ("vgg", "vgg-dropout",
          {"spec": "conv32k3p1-relu-conv64k3p1-relu-pool2-drop0.25-conv128k3p1-relu-conv256k3-relu-"
                   "pool3-drop0.25-flatten-drop0.5-dense10"},

@@ -181,6 +181,11 @@ def test_each_gap_variant_is_its_system_with_one_change_and_is_tested_against_it
     assert ladder.RUNGS["cnn2-e20"].config()["epochs"] == 20
     same = ladder.RUNGS["cnn-dropout-same"].config()["spec"]
     assert [layer["padding"] for layer in same if layer["type"] == "conv"] == [1, 1, 1]
+    keras = ladder.RUNGS["cnn-dropout-keras"].config()["spec"]
+    kinds = [layer["type"] for layer in keras]
+    assert kinds.count("dropout") == 2 and kinds.count("dense") == 2
+    assert kinds.index("dropout") > max(i for i, k in enumerate(kinds) if k == "conv")
+    assert kinds[kinds.index("dense") + 2] == "dropout"  # dense 128, its ReLU, then dropout 0.5
     vgg = ladder.RUNGS["vgg-dropout"].config()["spec"]
     assert [layer["rate"] for layer in vgg if layer["type"] == "dropout"] == [0.25, 0.25, 0.5]
 
